@@ -1,0 +1,67 @@
+"""Shared fixtures: tiny synthetic videos written by the tests themselves."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from videovq.data import sample_video_path
+
+
+def moving_pattern(num_frames: int = 12, height: int = 48, width: int = 64, seed: int = 0) -> np.ndarray:
+    """A textured scene translating one pixel per frame: uint8 (T, H, W, 3)."""
+    rng = np.random.default_rng(seed)
+    big = rng.integers(0, 256, size=(height + num_frames, width + num_frames, 3), dtype=np.uint8)
+    return np.stack([big[t : t + height, t : t + width] for t in range(num_frames)])
+
+
+def write_clip_with_audio(path: Path, frames: np.ndarray, fps: int = 25, audio: bool = True) -> Path:
+    """An H.264 mp4 (optionally with an AAC sine tone) written straight with PyAV, independent of our writer."""
+    container = av.open(str(path), mode="w")
+    video = container.add_stream("libx264", rate=fps)
+    video.width, video.height, video.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
+    if audio:
+        sound = container.add_stream("aac", rate=44100)
+        sound.layout = "mono"
+    for i, frame in enumerate(frames):
+        vf = av.VideoFrame.from_ndarray(frame, format="rgb24")
+        vf.pts = i
+        for packet in video.encode(vf):
+            container.mux(packet)
+    for packet in video.encode():
+        container.mux(packet)
+    if audio:
+        n = int(44100 * len(frames) / fps)
+        tone = (0.3 * np.sin(2 * np.pi * 440 * np.arange(n) / 44100)).astype(np.float32)[None]  # (1, n)
+        for start in range(0, n, 1024):
+            af = av.AudioFrame.from_ndarray(tone[:, start : start + 1024], format="flt", layout="mono")
+            af.sample_rate = 44100
+            af.pts = start
+            for packet in sound.encode(af):
+                container.mux(packet)
+        for packet in sound.encode():
+            container.mux(packet)
+    container.close()
+    return path
+
+
+@pytest.fixture
+def tiny_frames() -> np.ndarray:
+    return moving_pattern()
+
+
+@pytest.fixture
+def tiny_video(tmp_path, tiny_frames) -> Path:
+    """A 12-frame 64x48 lossless video (FFV1 .mkv) whose pixels equal `tiny_frames` exactly."""
+    from videovq.io.video import write_video
+
+    return write_video(tmp_path / "tiny.mkv", tiny_frames, Fraction(25))
+
+
+@pytest.fixture
+def sample_video() -> Path:
+    return sample_video_path()

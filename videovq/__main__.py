@@ -1,0 +1,5 @@
+import sys
+
+from videovq.cli import main
+
+sys.exit(main())

@@ -1,0 +1,188 @@
+"""The `videovq` command. Each subcommand parses its options here and calls one function in the package.
+
+Bad input raises `InputError`, printed here as one line on stderr with exit code 2 (a traceback only with
+`--debug`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from videovq import __version__
+from videovq.errors import InputError
+
+EXIT_BAD_INPUT = 2
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Show every option's default, keep paragraph breaks in descriptions."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="videovq",
+        description="Video inpainting and video generation in learned latent spaces.",
+        formatter_class=_HelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"videovq {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks instead of one-line errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    _add_demo(sub)
+    _add_info(sub)
+    _add_mask(sub)
+    _add_preview(sub)
+    return parser
+
+
+def _subparser(sub, name: str, help: str, description: str | None = None) -> argparse.ArgumentParser:
+    p = sub.add_parser(name, help=help, description=description or help, formatter_class=_HelpFormatter)
+    # SUPPRESS: `videovq --debug CMD` and `videovq CMD --debug` both work without one overwriting the other.
+    p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show full tracebacks")
+    return p
+
+
+# -- demo -----------------------------------------------------------------------------------------------------------
+def _add_demo(sub) -> None:
+    p = _subparser(
+        sub,
+        "demo",
+        "run the bundled example: the sample clip with a generated moving mask",
+        "Reads the bundled Big Buck Bunny clip (CC BY 3.0), generates a moving mask and writes the mask, a masked "
+        "preview, a side-by-side video and a contact sheet into --out-dir.",
+    )
+    p.add_argument("--out-dir", type=Path, default=Path("videovq-demo"), help="folder for the outputs")
+    p.add_argument("--mask-kind", default="strokes", choices=["strokes", "blobs", "boxes"], help="mask shape")
+    p.add_argument("--seed", type=int, default=0, help="seed of the generated mask")
+    p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    p.set_defaults(func=_run_demo)
+
+
+def _run_demo(args) -> int:
+    from videovq.demo import run_demo
+
+    out = run_demo(args.out_dir, seed=args.seed, mask_kind=args.mask_kind, overwrite=args.overwrite)
+    print(f"hole: {out.hole_fraction:.1%} of the pixels ({args.mask_kind}, seed {args.seed})")
+    for name in ("mask", "masked", "side_by_side", "contact_sheet"):
+        print(f"wrote {getattr(out, name)}")
+    return 0
+
+
+# -- info -----------------------------------------------------------------------------------------------------------
+def _add_info(sub) -> None:
+    p = _subparser(sub, "info", "describe videos: frames, size, fps, codec, audio")
+    p.add_argument("videos", nargs="+", type=Path, metavar="VIDEO", help="video files or frame folders")
+    p.set_defaults(func=_run_info)
+
+
+def _run_info(args) -> int:
+    from videovq.io.video import probe
+
+    for path in args.videos:
+        print(probe(path).describe())
+    return 0
+
+
+# -- preview --------------------------------------------------------------------------------------------------------
+def _add_preview(sub) -> None:
+    p = _subparser(sub, "preview", "write a video with its mask tinted in, to check a mask before a long job")
+    p.add_argument("video", type=Path, metavar="VIDEO", help="video file or frame folder")
+    p.add_argument("--mask", type=Path, required=True, help="mask video, frame folder, or one image for all frames")
+    p.add_argument("--dilate", type=int, default=0, help="grow the holes by this many pixels")
+    p.add_argument("--resize-mask", action="store_true", help="resize a mask of another size to the video's")
+    p.add_argument("--crf", type=int, default=18, help="H.264 quality of an .mp4 output (0-51, lower is better)")
+    p.add_argument("-o", "--output", type=Path, required=True, help="output video (.mp4, .mkv or a folder)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    p.set_defaults(func=_run_preview)
+
+
+def _run_preview(args) -> int:
+    from videovq.io.preview import write_masked_preview
+
+    out = write_masked_preview(
+        args.video, args.mask, args.output, args.dilate, args.resize_mask, args.crf, args.overwrite
+    )
+    print(f"wrote {out}")
+    return 0
+
+
+# -- mask -----------------------------------------------------------------------------------------------------------
+def _add_mask(sub) -> None:
+    p = sub.add_parser("mask", help="make or inspect masks", formatter_class=_HelpFormatter)
+    msub = p.add_subparsers(dest="mask_command", metavar="MASK_COMMAND", required=True)
+    make = _subparser(
+        msub,
+        "make",
+        "generate a seeded moving mask that matches a video",
+        "Same seed, same mask. The mask is written white (hole) on black; .mkv and PNG folders are lossless.",
+    )
+    make.add_argument("--kind", default="strokes", choices=["strokes", "blobs", "boxes"], help="mask shape")
+    make.add_argument("--like", type=Path, help="video whose frame count, size and fps the mask takes")
+    make.add_argument("--frames", type=int, help="frame count (instead of --like)")
+    make.add_argument("--size", help="WIDTHxHEIGHT (instead of --like), e.g. 432x240")
+    make.add_argument("--fps", type=float, default=25.0, help="frame rate when not taken from --like")
+    make.add_argument("--seed", type=int, default=0, help="random seed")
+    make.add_argument("--dilate", type=int, default=0, help="grow the holes by this many pixels")
+    make.add_argument("-o", "--output", type=Path, required=True, help="output: .mkv, .mp4 or a folder for PNGs")
+    make.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    make.set_defaults(func=_run_mask_make)
+
+
+def _run_mask_make(args) -> int:
+    from videovq.io.atomic import check_output_path
+    from videovq.io.mask_shapes import make_mask
+    from videovq.io.masks import dilate_mask, write_mask
+    from videovq.io.video import probe
+
+    if args.like is not None:
+        info = probe(args.like)
+        frames, height, width, fps = info.num_frames, info.height, info.width, info.fps
+        check_output_path(args.output, inputs=[args.like], overwrite=args.overwrite)
+    else:
+        if args.frames is None or args.size is None:
+            raise InputError("mask make: pass --like VIDEO, or both --frames N and --size WIDTHxHEIGHT")
+        frames, (width, height), fps = args.frames, _parse_size(args.size), args.fps
+        check_output_path(args.output, overwrite=args.overwrite)
+    mask = dilate_mask(make_mask(args.kind, frames, height, width, seed=args.seed), args.dilate)
+    write_mask(args.output, mask, fps, overwrite=args.overwrite)
+    print(f"wrote {args.output}: {frames} frames, {width}x{height}, hole {mask.mean():.1%} of the pixels")
+    return 0
+
+
+def _parse_size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise InputError(f"--size {text}: write the size as WIDTHxHEIGHT, e.g. 432x240") from None
+    if w < 1 or h < 1:
+        raise InputError(f"--size {text}: width and height must be positive")
+    return w, h
+
+
+# -- entry point ----------------------------------------------------------------------------------------------------
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    debug = getattr(args, "debug", False)
+    try:
+        return args.func(args)
+    except InputError as e:
+        if debug:
+            raise
+        print(f"videovq: error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except OSError as e:  # disk full, permission denied while writing: say which file, not where in the code
+        if debug:
+            raise
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"videovq: error: {where}{e.strerror or e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("videovq: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,138 @@
+"""Typed configs: a YAML file fills a dataclass, `--set a.b=value` overrides any field.
+
+Unknown keys are errors that name the closest valid key, and values are checked against the field's type, so a
+typo in a config never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from pathlib import Path
+from typing import Any, Sequence, TypeVar
+
+import yaml
+
+from videovq.errors import InputError
+
+T = TypeVar("T")
+
+
+def load_config(cls: type[T], path: str | Path | None = None, overrides: Sequence[str] = ()) -> T:
+    """Build a `cls` dataclass from a YAML file (optional) and `key.sub=value` overrides.
+
+    Args:
+        cls: the config dataclass; nested dataclass fields become nested YAML mappings.
+        path: a YAML file, or None to start from the defaults.
+        overrides: strings like `model.channels=128`; the value is parsed as YAML (`1e-4`, `true`, `[1, 2]`).
+    """
+    data: dict[str, Any] = {}
+    source = "defaults"
+    if path is not None:
+        path = Path(path)
+        source = str(path)
+        if not path.exists():
+            raise InputError(f"{path}: no such config file; see configs/ for examples")
+        try:
+            data = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as e:
+            raise InputError(f"{path}: invalid YAML ({str(e).splitlines()[0]}); fix the syntax") from None
+        if not isinstance(data, dict):
+            raise InputError(f"{path}: a config must be a mapping of keys to values")
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise InputError(f"--set {item}: write overrides as key.sub=value")
+        _set_nested(data, key.strip().split("."), yaml.safe_load(raw) if raw.strip() else "")
+    return _build(cls, data, prefix="", source=source)
+
+
+def config_to_dict(config: Any) -> dict[str, Any]:
+    """A plain dict (YAML/JSON-serialisable) of a config dataclass; the inverse of `load_config`."""
+    return dataclasses.asdict(config)
+
+
+def config_from_dict(cls: type[T], data: dict[str, Any], source: str = "checkpoint") -> T:
+    """Rebuild a config dataclass from `config_to_dict` output, with the same checks as `load_config`."""
+    return _build(cls, data, prefix="", source=source)
+
+
+def dump_config(config: Any) -> str:
+    return yaml.safe_dump(config_to_dict(config), sort_keys=False)
+
+
+def _set_nested(data: dict, keys: list[str], value: Any) -> None:
+    for k in keys[:-1]:
+        data = data.setdefault(k, {})
+        if not isinstance(data, dict):
+            raise InputError(f"--set {'.'.join(keys)}: '{k}' is a value, not a section")
+    data[keys[-1]] = value
+
+
+def _build(cls: type, data: dict[str, Any], prefix: str, source: str):
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    hints = typing.get_type_hints(cls)
+    for key in data:
+        if key not in fields:
+            close = difflib.get_close_matches(key, list(fields), n=1)
+            hint = f"; did you mean '{prefix}{close[0]}'?" if close else f"; valid keys: {', '.join(fields)}"
+            raise InputError(f"{source}: unknown config key '{prefix}{key}'{hint}")
+    kwargs = {}
+    for name, value in data.items():
+        kwargs[name] = _coerce(hints[name], value, f"{prefix}{name}", source)
+    return cls(**kwargs)
+
+
+def _coerce(tp: Any, value: Any, key: str, source: str) -> Any:
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise InputError(f"{source}: '{key}' is a section; give it a mapping, not {value!r}")
+        return _build(tp, value, prefix=f"{key}.", source=source)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for option in (a for a in args if a is not type(None)):
+            try:
+                return _coerce(option, value, key, source)
+            except InputError as e:
+                errors.append(str(e))
+        raise InputError(errors[0])
+    if origin is typing.Literal:
+        if value not in args:
+            raise InputError(f"{source}: '{key}' is {value!r}; choose one of {', '.join(map(repr, args))}")
+        return value
+    if origin in (list, tuple, Sequence) or tp in (list, tuple):
+        if not isinstance(value, (list, tuple)):
+            raise InputError(f"{source}: '{key}' must be a list, got {value!r}")
+        item_tp = args[0] if args else Any
+        items = [_coerce(item_tp, v, f"{key}[{i}]", source) for i, v in enumerate(value)]
+        return tuple(items) if origin is tuple or tp is tuple else items
+    if tp is Any:
+        return value
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise InputError(f"{source}: '{key}' must be true or false, got {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise InputError(f"{source}: '{key}' must be an integer, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, str):  # YAML 1.1 reads "1e-4" (no dot) as a string
+            try:
+                return float(value)
+            except ValueError:
+                pass
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise InputError(f"{source}: '{key}' must be a number, got {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+            raise InputError(f"{source}: '{key}' must be a string, got {value!r}")
+        return str(value)
+    raise TypeError(f"config field '{key}' has unsupported type {tp!r}")
