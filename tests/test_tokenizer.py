@@ -1,0 +1,124 @@
+"""Tokenizer invariants on tiny configs: round trips, identity aggregation, no gradient from the hole."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+
+from videovq.tokenizer.autoencoder import AutoencoderConfig, VQAutoencoder
+from videovq.tokenizer.codebook import VideoCodebook
+from videovq.tokenizer.losses import LossWeights, tokenizer_loss
+from videovq.tokenizer.quantizer import VectorQuantizer
+
+TINY = dict(patch_size=2, channels=8, channel_mult=[1, 2], latent_dim=16, codebook_size=64, code_dim=8)
+
+
+def tiny_model(**overrides) -> VQAutoencoder:
+    torch.manual_seed(0)
+    return VQAutoencoder(AutoencoderConfig(**{**TINY, **overrides}))
+
+
+def video(b=2, t=4, h=16, w=24, seed=0) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(b, 3, t, h, w, generator=g) * 2 - 1
+
+
+def test_shapes_and_downsampling():
+    model = tiny_model()
+    out = model(video())
+    assert model.downsample == 4
+    assert out.recon.shape == (2, 3, 4, 16, 24) and out.indices.shape == (2, 4, 4, 6)
+    with pytest.raises(ValueError, match="multiple of 4"):
+        model(video(h=18))
+
+
+@pytest.mark.parametrize("update", ["ema", "loss"])
+@pytest.mark.parametrize("l2", [True, False])
+def test_indices_codes_indices_round_trip(update, l2):
+    q = VectorQuantizer(16, codebook_size=64, code_dim=8, update=update, l2_normalize=l2).eval()
+    idx = torch.randint(0, 64, (3, 5, 7))
+    codes = q._codes()[idx]  # (3, 5, 7, code_dim) in lookup space
+    again = q.nearest(codes.reshape(-1, 8)).reshape(idx.shape)
+    assert torch.equal(again, idx)
+
+
+def test_video_codebook_round_trip_and_completion_token():
+    idx = torch.tensor([[5, 5, 9], [9, 9, 40]])
+    hole = torch.tensor([[False, False, False], [False, True, False]])
+    cb = VideoCodebook.from_indices(idx, codebook_size=64, valid=~hole)
+    assert cb.global_ids.tolist() == [5, 9, 40] and cb.counts.tolist() == [2, 2, 1]
+    local = cb.to_local(idx, hole=hole)
+    assert local[1, 1] == cb.completion_token == 3 and cb.vocab_size == 4
+    assert torch.equal(cb.to_global(cb.to_local(idx)), idx)
+    with pytest.raises(ValueError, match="completion tokens"):
+        cb.to_global(local)
+    assert cb.allowed().sum() == 3
+    assert torch.equal(VideoCodebook.from_state_dict(cb.state_dict()).global_ids, cb.global_ids)
+
+
+def test_quantizing_with_the_video_codebook_stays_inside_it():
+    model = tiny_model().eval()
+    x = video()
+    cb = VideoCodebook.from_indices(model.encode(x).indices, 64)
+    small = VideoCodebook(cb.global_ids[:3], cb.counts[:3], 64)
+    enc = model.encode(x, allowed=small.allowed())
+    assert set(enc.indices.unique().tolist()) <= set(small.global_ids.tolist())
+    assert torch.equal(small.to_global(small.to_local(enc.indices)), enc.indices)
+
+
+@pytest.mark.parametrize("kind", ["attention", "conv3d"])
+def test_temporal_aggregation_starts_as_identity(kind):
+    with_agg = tiny_model(aggregation=kind).eval()
+    without = tiny_model(aggregation="none").eval()
+    without.load_state_dict({k: v for k, v in with_agg.state_dict().items() if not k.startswith("aggregation.")})
+    x = video()
+    assert torch.equal(with_agg(x).recon, without(x).recon)
+
+
+def test_hole_pixels_contribute_no_gradient():
+    x = video(seed=1)
+    valid = torch.ones(2, 4, 16, 24, dtype=torch.bool)
+    valid[:, :, 4:12, 6:15] = False
+    noisy, zeros = x.clone(), x.clone()
+    noisy[:, :, :, 4:12, 6:15] = torch.rand(2, 3, 4, 8, 9) * 2 - 1
+    zeros[:, :, :, 4:12, 6:15] = 0
+    results = []
+    for inp in (noisy, zeros):
+        model = tiny_model(quantizer_update="loss")
+        loss = tokenizer_loss(model, inp, valid, LossWeights(l1=1, ssim=1, gradient=1))
+        loss.total.backward()
+        results.append((loss.total.detach(), {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}))
+    assert torch.equal(results[0][0], results[1][0])
+    assert results[0][1].keys() == results[1][1].keys() and len(results[0][1]) > 10
+    for name in results[0][1]:
+        assert torch.equal(results[0][1][name], results[1][1][name]), name
+
+
+def test_ema_codebook_ignores_invalid_cells():
+    model = tiny_model()
+    before = model.quantizer.codebook.clone()
+    valid = torch.zeros(2, 4, 16, 24, dtype=torch.bool)
+    model(video(), valid)
+    assert torch.equal(model.quantizer.codebook, before)  # nothing valid: the EMA statistics only decay
+    model(video(), torch.ones_like(valid))
+    assert not torch.equal(model.quantizer.codebook, before)
+
+
+@pytest.mark.parametrize("split", [False, True])
+def test_dead_codes_are_restarted(split):
+    q = VectorQuantizer(16, codebook_size=64, code_dim=8, split_overused=split, dead_after=0.7)
+    z = torch.randn(4, 16, 1, 1) * 0.01 + 1.0  # every vector nearly identical: a handful of codes used
+    for _ in range(50):
+        q(z)
+    dead_before = int((q.usage < q.dead_after).sum())
+    assert dead_before > 32
+    assert q.restart_dead_codes(torch.Generator().manual_seed(0)) == dead_before
+    assert q.fraction_in_use() == 1.0
+
+
+def test_straight_through_gradient_reaches_the_encoder():
+    model = tiny_model()
+    tokenizer_loss(model, video()).total.backward()
+    assert model.encoder.layers[1].weight.grad.abs().sum() > 0
