@@ -7,6 +7,7 @@ Bad input raises `InputError`, printed here as one line on stderr with exit code
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -36,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_mask(sub)
     _add_preview(sub)
     _add_evaluate(sub)
+    _add_train(sub)
     return parser
 
 
@@ -123,6 +125,44 @@ def _run_evaluate(args) -> int:
     if args.json is not None:
         write_report_json(report, args.json, overwrite=args.overwrite)
         print(f"wrote {args.json}")
+    return 0
+
+
+# -- train ----------------------------------------------------------------------------------------------------------
+def _add_train(sub) -> None:
+    p = sub.add_parser("train", help="train a model (tokenizer)", formatter_class=_HelpFormatter)
+    tsub = p.add_subparsers(dest="model", metavar="MODEL", required=True)
+    tok = _subparser(
+        tsub,
+        "tokenizer",
+        "pretrain the general VQ tokenizer",
+        "Trains on clips drawn from --data (video files, frame folders, images:FOLDER, image files, 'procedural'). "
+        "Runs on one CPU as it is; on GPUs launch it with `accelerate launch`. Checkpoints go to --run-dir; "
+        "--resume continues after a crash or --time-limit and reaches the same weights as an uninterrupted run.",
+    )
+    _add_train_options(tok)
+    tok.set_defaults(func=_run_train_tokenizer)
+
+
+def _add_train_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", type=Path, help="YAML config (see configs/); defaults are used when absent")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config field")
+    p.add_argument("--data", nargs="+", required=True, help="training data sources")
+    p.add_argument("--run-dir", type=Path, required=True, help="folder for checkpoints, logs and the final model")
+    p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --run-dir")
+    p.add_argument("--overwrite", action="store_true", help="delete an existing run in --run-dir first")
+    p.add_argument("--time-limit", type=float, help="stop with a checkpoint after this many minutes")
+    p.add_argument("--cpu", action="store_true", help="train on the CPU even if a GPU is visible")
+
+
+def _run_train_tokenizer(args) -> int:
+    from videovq.config import load_config
+    from videovq.train.tokenizer import TokenizerTrainConfig, train_tokenizer
+
+    config = load_config(TokenizerTrainConfig, args.config, args.set)
+    final = train_tokenizer(config, args.data, args.run_dir, args.resume, args.overwrite, args.time_limit, args.cpu)
+    if int(os.environ.get("RANK", "0")) == 0:  # one line, not one per process under accelerate launch
+        print(f"tokenizer weights: {final}")
     return 0
 
 

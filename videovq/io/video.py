@@ -12,6 +12,7 @@ Writing is atomic: `VideoWriter` writes to a hidden sibling and renames it into 
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -197,7 +198,14 @@ class VideoReader:
                 self._decord = decord.VideoReader(str(self.path), ctx=decord.cpu(0))
             return self._decord.get_batch(idx).asnumpy()
         except decord.DECORDError as e:
-            raise _corrupt(self.path, f"decord failed ({str(e).splitlines()[-1][:120]})") from None
+            # decord 0.6 fails on some valid files (e.g. frames narrower than 64 px); PyAV reads them.
+            warnings.warn(
+                f"{self.path}: decord failed ({str(e).splitlines()[-1][:100]}); reading with PyAV instead",
+                stacklevel=3,
+            )
+            self._decord = None
+            self.backend = "pyav"
+            return self._read_pyav(idx)
 
     def _read_pyav(self, idx: list[int]) -> np.ndarray:
         pts = self._pts_index()

@@ -10,6 +10,7 @@ runs at full resolution, which is what makes per-video finetuning affordable on 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal, NamedTuple
 
 import torch
@@ -235,3 +236,14 @@ class VQAutoencoder(nn.Module):
             perplexity=enc.perplexity,
             codes_used=enc.codes_used,
         )
+
+
+def load_tokenizer(path: str | Path, device: str | torch.device = "cpu") -> VQAutoencoder:
+    """Rebuild a tokenizer from a model folder (model.safetensors + config.yaml) or the .safetensors file."""
+    from videovq.train.checkpoint import load_weights, read_config
+
+    path = Path(path)
+    weights = path / "model.safetensors" if path.is_dir() else path
+    model = VQAutoencoder(read_config(AutoencoderConfig, path))
+    load_weights(model, weights, strict=True)
+    return model.to(device).eval()

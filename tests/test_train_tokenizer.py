@@ -1,0 +1,87 @@
+"""Tokenizer training: checkpoints rebuild the model, resume after SIGKILL is exact, 2-process accelerate works."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from videovq.config import load_config
+from videovq.errors import InputError
+from videovq.tokenizer.autoencoder import load_tokenizer
+from videovq.train.tokenizer import TokenizerTrainConfig, train_tokenizer
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ROOT / "configs" / "tokenizer" / "tiny.yaml"
+DATA = ["procedural", str(ROOT / "videovq" / "data" / "bbb_432x240.mp4")]
+
+
+def tiny_config(*overrides: str) -> TokenizerTrainConfig:
+    return load_config(TokenizerTrainConfig, TINY, list(overrides))
+
+
+def cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "videovq", "train", "tokenizer", "--config", str(TINY), "--data", *DATA, *args]
+
+
+def test_final_model_rebuilds_itself(tmp_path):
+    final = train_tokenizer(tiny_config("steps=2"), DATA, tmp_path / "run")
+    model = load_tokenizer(final)
+    assert model.config == tiny_config().model
+    x = torch.rand(1, 3, 3, 16, 16) * 2 - 1
+    assert model(x).recon.shape == x.shape
+
+
+def test_existing_run_needs_resume_or_overwrite(tmp_path):
+    train_tokenizer(tiny_config("steps=1"), DATA, tmp_path / "run")
+    with pytest.raises(InputError, match="--resume"):
+        train_tokenizer(tiny_config("steps=1"), DATA, tmp_path / "run")
+    with pytest.raises(InputError, match="different config"):
+        train_tokenizer(tiny_config("steps=1", "optim.lr=0.1"), DATA, tmp_path / "run", resume=True)
+
+
+def test_resume_after_sigkill_reaches_the_same_weights(tmp_path):
+    steps = "steps=14"
+    reference = train_tokenizer(tiny_config(steps), DATA, tmp_path / "straight")
+    expected = load_file(str(reference / "model.safetensors"))
+
+    run = tmp_path / "killed"
+    proc = subprocess.Popen(cli("--run-dir", str(run), "--set", steps), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    latest = run / "checkpoints" / "latest"
+    deadline = time.time() + 120
+    while not latest.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    killed_at = latest.read_text()
+    assert killed_at != "step_0000014", "the run finished before it could be killed; make it longer"
+    assert not (run / "model").exists()
+
+    resumed = train_tokenizer(tiny_config(steps), DATA, run, resume=True)
+    got = load_file(str(resumed / "model.safetensors"))
+    assert got.keys() == expected.keys()
+    for name in expected:
+        assert torch.equal(got[name], expected[name]), f"{name} differs after resuming from {killed_at}"
+
+
+def test_two_process_accelerate_launch(tmp_path):
+    run = tmp_path / "ddp"
+    cmd = [
+        sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+        "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+        "-m", "videovq", "train", "tokenizer", "--config", str(TINY), "--data", *DATA,
+        "--run-dir", str(run), "--set", "steps=3",
+    ]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "x 2 processes" in result.stderr + result.stdout
+    assert result.stdout.count("tokenizer weights") == 1
+    assert load_tokenizer(run / "model") is not None

@@ -1,0 +1,95 @@
+"""Pieces every training loop shares: optimiser config, LR schedule, per-step RNG, progress and logs."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+
+@dataclass
+class OptimConfig:
+    """AdamW with linear warm-up then cosine decay.
+
+    Args:
+        lr: peak learning rate (for the total batch; scale it yourself when you change the number of GPUs).
+        betas: AdamW betas.
+        weight_decay: AdamW weight decay.
+        warmup_steps: linear warm-up length.
+        min_lr_ratio: the cosine ends at lr * min_lr_ratio.
+        grad_clip: max global gradient norm (0 = off).
+        batch_size: clips per process per micro-step.
+        grad_accum: micro-steps per optimiser step.
+    """
+
+    lr: float = 3e-4
+    betas: list[float] = field(default_factory=lambda: [0.9, 0.99])
+    weight_decay: float = 0.0
+    warmup_steps: int = 200
+    min_lr_ratio: float = 0.1
+    grad_clip: float = 1.0
+    batch_size: int = 4
+    grad_accum: int = 1
+
+
+def lr_factor(step: int, warmup: int, total: int, min_ratio: float) -> float:
+    """Multiplier of the peak LR at `step`: a pure function of the step, so resuming reproduces it exactly."""
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def make_optimizer(params, cfg: OptimConfig, total_steps: int):
+    optimizer = torch.optim.AdamW(params, lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: lr_factor(s, cfg.warmup_steps, total_steps, cfg.min_lr_ratio)
+    )
+    return optimizer, scheduler
+
+
+def step_rng(seed: int, step: int, micro: int, rank: int) -> np.random.Generator:
+    """The data of each (step, micro-step, process) depends on nothing else, so a resumed run sees the same data."""
+    return np.random.default_rng([seed, step, micro, rank])
+
+
+class TrainLog:
+    """Progress bar with ETA on the main process, and one JSON line per logged step in RUN/log.jsonl."""
+
+    def __init__(self, run_dir: Path, start: int, total: int, main_process: bool, desc: str):
+        self.main = main_process
+        self.path = run_dir / "log.jsonl"
+        self.bar = tqdm(total=total, initial=start, desc=desc, unit="step", disable=not main_process, dynamic_ncols=True)
+        self.started = time.time()
+
+    def update(self, step: int, values: dict[str, float], write: bool) -> None:
+        if not self.main:
+            return
+        self.bar.update(1)
+        if write:
+            self.bar.set_postfix({k: f"{v:.4g}" for k, v in values.items()}, refresh=False)
+            with self.path.open("a") as f:
+                f.write(json.dumps({"step": step, "time": round(time.time() - self.started, 2), **values}) + "\n")
+
+    def message(self, text: str) -> None:
+        if self.main:
+            self.bar.write(text)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def make_accelerator(mixed_precision: str, cpu: bool = False):
+    """An `Accelerator` that also runs multi-process on CPU-only machines (gloo) under `accelerate launch`.
+
+    accelerate only forms a multi-CPU process group when asked for the CPU, so without a GPU we always ask.
+    """
+    from accelerate import Accelerator
+
+    return Accelerator(mixed_precision=mixed_precision, cpu=cpu or not torch.cuda.is_available())

@@ -1,0 +1,191 @@
+"""`videovq train tokenizer`: pretrain the general VQ tokenizer on clips, with accelerate.
+
+Same code on one CPU, one GPU or many (launch with `accelerate launch`); only the config changes. Every step's
+data is drawn from an RNG seeded by (seed, step, micro-step, process), and checkpoints hold the model, optimiser
+and schedule, so a run killed at any point resumes to the same weights as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, Sequence
+
+import torch
+
+from videovq.data.clips import ClipSampler, build_sources, sample_batch
+from videovq.errors import InputError
+from videovq.tokenizer.autoencoder import AutoencoderConfig, VQAutoencoder
+from videovq.tokenizer.losses import LossWeights, tokenizer_loss
+from videovq.train.checkpoint import (
+    latest_checkpoint,
+    load_checkpoint,
+    prepare_run_dir,
+    save_checkpoint,
+    save_weights,
+)
+from videovq.train.common import OptimConfig, TrainLog, make_accelerator, make_optimizer, step_rng
+
+
+@dataclass
+class TokenizerDataConfig:
+    """Training clips.
+
+    Args:
+        clip_len: frames per clip (the aggregation block needs >= its window to learn anything).
+        size: square crop size in pixels (a multiple of the downsampling factor).
+        procedural_weight: share of clips drawn from procedurally generated video.
+        held_out_frames: the last frames of every training video, never trained on (kept for evaluation).
+        strides: temporal strides to sample from.
+    """
+
+    clip_len: int = 4
+    size: int = 128
+    procedural_weight: float = 0.3
+    held_out_frames: int = 16
+    strides: list[int] = field(default_factory=lambda: [1, 2])
+
+
+@dataclass
+class TokenizerTrainConfig:
+    """Everything a tokenizer training run needs (stored in the run folder and every checkpoint).
+
+    Args:
+        model: architecture.
+        loss: loss weights.
+        data: training clips.
+        optim: optimiser and batch.
+        steps: optimiser steps in total.
+        seed: seeds the model init and every step's data.
+        mixed_precision: "no", "fp16" or "bf16" (accelerate).
+        checkpoint_every: steps between checkpoints.
+        keep_checkpoints: how many checkpoints to keep.
+        log_every: steps between log lines.
+        restart_dead_every: steps between dead-code restarts (0 = never).
+    """
+
+    model: AutoencoderConfig = field(default_factory=AutoencoderConfig)
+    loss: LossWeights = field(default_factory=LossWeights)
+    data: TokenizerDataConfig = field(default_factory=TokenizerDataConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    steps: int = 20000
+    seed: int = 0
+    mixed_precision: Literal["no", "fp16", "bf16"] = "no"
+    checkpoint_every: int = 500
+    keep_checkpoints: int = 2
+    log_every: int = 25
+    restart_dead_every: int = 100
+
+
+def train_tokenizer(
+    config: TokenizerTrainConfig,
+    data: Sequence[str | Path],
+    run_dir: str | Path,
+    resume: bool = False,
+    overwrite: bool = False,
+    time_limit_minutes: float | None = None,
+    cpu: bool = False,
+) -> Path:
+    """Train (or continue training) a tokenizer; returns the folder of the final model.
+
+    Args:
+        config: the run's config.
+        data: video files, frame folders, `images:FOLDER`, image files, or `procedural`.
+        run_dir: where checkpoints, logs and the final model go.
+        resume: continue from the newest checkpoint in `run_dir`.
+        overwrite: delete an existing run in `run_dir` and start again.
+        time_limit_minutes: stop cleanly (with a checkpoint) after this long; resume later with `resume`.
+        cpu: force the CPU even when a GPU is visible.
+    """
+    if config.data.size % config.model.downsample:
+        raise InputError(f"data.size={config.data.size} must be a multiple of the downsampling {config.model.downsample}")
+    accelerator = make_accelerator(config.mixed_precision, cpu)
+    run = Path(run_dir)
+    if accelerator.is_main_process:
+        prepare_run_dir(run, config, resume, overwrite)
+    accelerator.wait_for_everyone()
+
+    sources = build_sources(data, config.data.procedural_weight, held_out=config.data.held_out_frames)
+    sampler = ClipSampler(sources, config.data.clip_len, config.data.size, strides=config.data.strides)
+
+    torch.manual_seed(config.seed)
+    model = VQAutoencoder(config.model)
+    optimizer, scheduler = make_optimizer(model.parameters(), config.optim, config.steps)
+    start = 0
+    checkpoint = latest_checkpoint(run) if resume else None
+    if checkpoint is not None:
+        start = load_checkpoint(checkpoint, model, optimizer, scheduler).step
+    model, optimizer = accelerator.prepare(model, optimizer)
+    quantizer = accelerator.unwrap_model(model).quantizer
+
+    log = TrainLog(run, start, config.steps, accelerator.is_main_process, "train tokenizer")
+    log.message(
+        f"{sampler}; batch {config.optim.batch_size} x {config.optim.grad_accum} accumulation x "
+        f"{accelerator.num_processes} processes = {config.optim.batch_size * config.optim.grad_accum * accelerator.num_processes} clips per step"
+        + (f"; resumed from {checkpoint.name}" if checkpoint else "")
+    )
+    deadline = time.time() + 60 * time_limit_minutes if time_limit_minutes else None
+    step = start
+    model.train()
+    while step < config.steps:
+        values = _train_step(model, optimizer, scheduler, sampler, config, step, accelerator)
+        if config.restart_dead_every and (step + 1) % config.restart_dead_every == 0:
+            values["restarted"] = _restart_dead_codes(quantizer, config.seed, step, accelerator)
+        values["codes_alive"] = quantizer.fraction_in_use()
+        step += 1
+        log.update(step, values, write=step % config.log_every == 0 or step == config.steps)
+        out_of_time = deadline is not None and time.time() > deadline
+        if step % config.checkpoint_every == 0 or step == config.steps or out_of_time:
+            if accelerator.is_main_process:
+                save_checkpoint(
+                    run, step, accelerator.unwrap_model(model), config, optimizer, scheduler, keep=config.keep_checkpoints
+                )
+            accelerator.wait_for_everyone()
+        if out_of_time:
+            log.message(f"time limit reached at step {step}/{config.steps}; continue with --resume")
+            break
+    log.close()
+    final = run / "model"
+    if accelerator.is_main_process:
+        final.mkdir(exist_ok=True)
+        save_weights(final / "model.safetensors", accelerator.unwrap_model(model), config.model)
+    accelerator.wait_for_everyone()
+    return final
+
+
+def _train_step(model, optimizer, scheduler, sampler, config: TokenizerTrainConfig, step: int, accelerator) -> dict:
+    accum = config.optim.grad_accum
+    totals: dict[str, float] = {}
+    for micro in range(accum):
+        rng = step_rng(config.seed, step, micro, accelerator.process_index)
+        batch = sample_batch(sampler, rng, config.optim.batch_size).to(accelerator.device)
+        # Gradients are only synchronised on the last micro-step.
+        sync = accelerator.no_sync(model) if micro < accum - 1 else contextlib.nullcontext()
+        with sync, accelerator.autocast():
+            loss = tokenizer_loss(model, batch, None, config.loss)
+            accelerator.backward(loss.total / accum)
+        for name in ("total", "l1", "ssim", "gradient", "commit", "perplexity", "codes_used"):
+            totals[name] = totals.get(name, 0.0) + float(getattr(loss, name).detach()) / accum
+    if config.optim.grad_clip > 0:
+        accelerator.clip_grad_norm_(model.parameters(), config.optim.grad_clip)
+    optimizer.step()
+    scheduler.step()
+    optimizer.zero_grad(set_to_none=True)
+    totals["lr"] = scheduler.get_last_lr()[0]
+    return totals
+
+
+def _restart_dead_codes(quantizer, seed: int, step: int, accelerator) -> float:
+    generator = torch.Generator(device=quantizer.usage.device).manual_seed(seed * 1_000_003 + step)
+    restarted = quantizer.restart_dead_codes(generator) if accelerator.is_main_process else 0
+    if accelerator.num_processes > 1:
+        # Processes saw different batches; rank 0's restarted codebook becomes everyone's.
+        for tensor in (quantizer.codebook, quantizer.usage, *_ema_buffers(quantizer)):
+            torch.distributed.broadcast(tensor.data, 0)
+    return float(restarted)
+
+
+def _ema_buffers(quantizer):
+    return (quantizer.ema_sum, quantizer.ema_count) if quantizer.update == "ema" else ()
