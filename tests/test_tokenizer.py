@@ -122,3 +122,32 @@ def test_straight_through_gradient_reaches_the_encoder():
     model = tiny_model()
     tokenizer_loss(model, video()).total.backward()
     assert model.encoder.layers[1].weight.grad.abs().sum() > 0
+
+
+def test_fit_video_tokenizer_never_reads_the_hole():
+    import numpy as np
+
+    from videovq.tokenizer.fit import VideoFitConfig, encode_indices, fit_video_tokenizer, frames_to_tensor
+
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 256, (5, 18, 26, 3), dtype=np.uint8)  # odd size: padded to multiples of 4 inside
+    hole = np.zeros((5, 18, 26), bool)
+    hole[:, 4:12, 6:15] = True
+    noisy, zeros = frames.copy(), frames.copy()
+    noisy[hole] = rng.integers(0, 256, (hole.sum(), 3))
+    zeros[hole] = 0
+    config = VideoFitConfig(steps=4, batch_size=2, clip_len=3, crop=16, refresh_every=2)
+    general = tiny_model()
+    fits = [fit_video_tokenizer(general, f, hole, config, seed=1, progress=False) for f in (noisy, zeros)]
+    assert fits[0].losses == fits[1].losses
+    assert torch.equal(fits[0].codebook.global_ids, fits[1].codebook.global_ids)
+    for (name, a), (_, b) in zip(fits[0].model.state_dict().items(), fits[1].model.state_dict().items()):
+        assert torch.equal(a, b), name
+    # The general model is untouched, and the fitted video's valid tokens all lie in its codebook.
+    assert all(torch.equal(a, b) for a, b in zip(general.state_dict().values(), tiny_model().state_dict().values()))
+    fit = fits[0]
+    video = torch.nn.functional.pad(frames_to_tensor(zeros).flatten(1, 2), (0, 2, 0, 2)).view(1, 3, 5, 20, 28)
+    valid = torch.nn.functional.pad(torch.from_numpy(~hole), (0, 2, 0, 2))[None]
+    indices, cells = encode_indices(fit.model, video, valid, allowed=fit.codebook.allowed())
+    local = fit.codebook.to_local(indices, hole=~cells)
+    assert (local[~cells] == fit.codebook.completion_token).all() and (local[cells] < fit.codebook.size).all()

@@ -1,0 +1,182 @@
+"""Per-video customisation of the tokenizer (DLFormer §3.1): finetune on the video's valid pixels, refine the codebook.
+
+The general tokenizer is copied, finetuned on random crops of the target video with every loss restricted to
+known pixels, and its quantiser is restricted to the codes this video uses. That set is collected from the
+video's valid latent cells before finetuning and refreshed every `refresh_every` steps as the encoder adapts.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from videovq.tokenizer.autoencoder import VQAutoencoder
+from videovq.tokenizer.codebook import VideoCodebook
+from videovq.tokenizer.losses import LossWeights, blank_hole, tokenizer_loss
+
+
+@dataclass
+class VideoFitConfig:
+    """Per-video finetuning.
+
+    Args:
+        steps: optimiser steps (0 = no finetuning, only codebook refinement).
+        batch_size: crops per step.
+        clip_len: frames per crop.
+        crop: crop side in pixels (rounded down to the downsampling factor; the whole frame if smaller).
+        lr: Adam learning rate.
+        refresh_every: steps between re-collections of the codes the video uses.
+        min_count: codes used fewer times than this on the valid region are dropped from the video codebook.
+        min_valid: a crop must have at least this share of valid pixels to be trained on.
+        loss: loss weights.
+    """
+
+    steps: int = 200
+    batch_size: int = 4
+    clip_len: int = 4
+    crop: int = 128
+    lr: float = 1e-4
+    refresh_every: int = 50
+    min_count: int = 1
+    min_valid: float = 0.3
+    loss: LossWeights = field(default_factory=LossWeights)
+
+
+class FittedTokenizer(NamedTuple):
+    model: VQAutoencoder
+    codebook: VideoCodebook
+    seconds: float
+    losses: list[float]
+
+
+def frames_to_tensor(frames: np.ndarray) -> torch.Tensor:
+    """uint8 (T, H, W, 3) -> float (1, 3, T, H, W) in [-1, 1]: the package's canonical layout."""
+    return torch.from_numpy(np.ascontiguousarray(frames)).permute(3, 0, 1, 2)[None].float() / 127.5 - 1.0
+
+
+def tensor_to_frames(video: torch.Tensor) -> np.ndarray:
+    """float (1, 3, T, H, W) in [-1, 1] -> uint8 (T, H, W, 3)."""
+    return ((video[0].clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(1, 2, 3, 0).cpu().numpy()
+
+
+def pad_to_multiple(video: torch.Tensor, valid: torch.Tensor, factor: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pad (B, 3, T, H, W) and (B, T, H, W) on the bottom/right to multiples of `factor`; padding is invalid."""
+    h, w = video.shape[-2:]
+    ph, pw = (-h) % factor, (-w) % factor
+    if ph == 0 and pw == 0:
+        return video, valid
+    b, c, t = video.shape[:3]
+    padded = F.pad(video.reshape(b, c * t, h, w), (0, pw, 0, ph), mode="replicate").reshape(b, c, t, h + ph, w + pw)
+    return padded, F.pad(valid, (0, pw, 0, ph), value=False)
+
+
+@torch.no_grad()
+def encode_indices(
+    model: VQAutoencoder,
+    video: torch.Tensor,
+    valid: torch.Tensor,
+    allowed: torch.Tensor | None = None,
+    chunk: int = 8,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Quantise a whole video in chunks of frames.
+
+    Args:
+        model: the tokenizer (its eval mode is set and restored).
+        video: (1, 3, T, H, W), H and W multiples of the downsampling factor.
+        valid: (1, T, H, W) bool; the hole is blanked before encoding.
+        allowed: restrict to a video codebook.
+
+    Returns:
+        indices (T, h, w) and cell_valid (T, h, w) bool: True where every pixel under the cell is valid.
+    """
+    was_training = model.training
+    model.eval()
+    f = model.downsample
+    indices, cells = [], []
+    for start in range(0, video.shape[2], chunk):
+        clip, v = video[:, :, start : start + chunk], valid[:, start : start + chunk]
+        enc = model.encode(blank_hole(clip, v), v, allowed)
+        indices.append(enc.indices[0])
+        cells.append(-F.max_pool2d(-v[0].float()[:, None], f)[:, 0] > 0.5)
+    model.train(was_training)
+    return torch.cat(indices), torch.cat(cells)
+
+
+def fit_video_tokenizer(
+    general: VQAutoencoder,
+    frames: np.ndarray,
+    hole: np.ndarray,
+    config: VideoFitConfig = VideoFitConfig(),
+    seed: int = 0,
+    device: str | torch.device = "cpu",
+    progress: bool = True,
+) -> FittedTokenizer:
+    """Customise the general tokenizer to one video.
+
+    Args:
+        general: the pretrained tokenizer (not modified).
+        frames: uint8 (T, H, W, 3), any size (padded internally).
+        hole: bool (T, H, W), True = unknown pixel; it never contributes to any loss or statistic.
+        config: finetuning settings.
+        seed: seeds the crops, so the same inputs give the same model.
+        device: where to train.
+
+    Returns:
+        The finetuned model (eval mode), its video codebook, the time taken, and the loss curve.
+    """
+    if frames.shape[:3] != hole.shape:
+        raise ValueError(f"frames {frames.shape[:3]} and hole {hole.shape} must have the same (T, H, W)")
+    if hole.all():
+        raise ValueError("every pixel is in the hole: there is nothing to fit the tokenizer on")
+    started = time.time()
+    model = copy.deepcopy(general).to(device).train()
+    f = model.downsample
+    video, valid = pad_to_multiple(frames_to_tensor(frames), torch.from_numpy(~hole)[None], f)
+    video, valid = video.to(device), valid.to(device)
+
+    def refresh() -> VideoCodebook:
+        indices, cells = encode_indices(model, video, valid)
+        return VideoCodebook.from_indices(indices, model.quantizer.codebook_size, cells, config.min_count)
+
+    codebook = refresh()
+    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=config.lr)
+    rng = np.random.default_rng(seed)
+    losses: list[float] = []
+    bar = tqdm(range(config.steps), desc="fit tokenizer", unit="step", disable=not progress or config.steps == 0)
+    for step in bar:
+        clips, clip_valid = _sample_crops(video, valid, config, f, rng)
+        loss = tokenizer_loss(model, clips, clip_valid, config.loss, allowed=codebook.allowed(device))
+        optimizer.zero_grad(set_to_none=True)
+        loss.total.backward()
+        optimizer.step()
+        losses.append(float(loss.total.detach()))
+        if (step + 1) % config.refresh_every == 0 or step + 1 == config.steps:
+            codebook = refresh()
+            bar.set_postfix(loss=f"{losses[-1]:.4f}", codes=codebook.size, refresh=False)
+    model.eval()
+    return FittedTokenizer(model, codebook, time.time() - started, losses)
+
+
+def _sample_crops(video: torch.Tensor, valid: torch.Tensor, config: VideoFitConfig, f: int, rng: np.random.Generator):
+    _, _, t, h, w = video.shape
+    clip_len = min(config.clip_len, t)
+    ch, cw = min(h, config.crop // f * f), min(w, config.crop // f * f)
+    clips, valids = [], []
+    for _ in range(config.batch_size):
+        for _attempt in range(20):  # prefer crops that show enough known pixels
+            t0 = int(rng.integers(0, t - clip_len + 1))
+            y0 = int(rng.integers(0, h - ch + 1)) // f * f
+            x0 = int(rng.integers(0, w - cw + 1)) // f * f
+            v = valid[:, t0 : t0 + clip_len, y0 : y0 + ch, x0 : x0 + cw]
+            if v.float().mean() >= config.min_valid:
+                break
+        clips.append(video[:, :, t0 : t0 + clip_len, y0 : y0 + ch, x0 : x0 + cw])
+        valids.append(v)
+    return torch.cat(clips), torch.cat(valids)
