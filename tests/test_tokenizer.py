@@ -108,9 +108,9 @@ def test_ema_codebook_ignores_invalid_cells():
 
 @pytest.mark.parametrize("split", [False, True])
 def test_dead_codes_are_restarted(split):
-    q = VectorQuantizer(16, codebook_size=64, code_dim=8, split_overused=split, dead_after=0.7)
+    q = VectorQuantizer(16, codebook_size=64, code_dim=8, split_overused=split)
     z = torch.randn(4, 16, 1, 1) * 0.01 + 1.0  # every vector nearly identical: a handful of codes used
-    for _ in range(50):
+    for _ in range(100):
         q(z)
     dead_before = int((q.usage < q.dead_after).sum())
     assert dead_before > 32

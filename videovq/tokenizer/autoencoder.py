@@ -239,11 +239,11 @@ class VQAutoencoder(nn.Module):
 
 
 def load_tokenizer(path: str | Path, device: str | torch.device = "cpu") -> VQAutoencoder:
-    """Rebuild a tokenizer from a model folder (model.safetensors + config.yaml) or the .safetensors file."""
+    """Rebuild a tokenizer from a model or checkpoint folder (model.safetensors + config.yaml) or its .safetensors."""
     from videovq.train.checkpoint import load_weights, read_config
 
     path = Path(path)
     weights = path / "model.safetensors" if path.is_dir() else path
-    model = VQAutoencoder(read_config(AutoencoderConfig, path))
+    model = VQAutoencoder(read_config(AutoencoderConfig, path, section="model"))
     load_weights(model, weights, strict=True)
     return model.to(device).eval()

@@ -76,7 +76,9 @@ class VectorQuantizer(nn.Module):
             self.register_buffer("ema_sum", codes.clone())
         else:
             self.codebook = nn.Parameter(codes)
-        self.register_buffer("usage", torch.ones(codebook_size))  # EMA of assignments per step, for dead codes
+        # EMA of assignments per step, for dead codes. Starting just above the threshold means a code that is never
+        # picked is declared dead after ~70 steps (ln 2 / (1 - decay)), not after hundreds.
+        self.register_buffer("usage", torch.full((codebook_size,), 2.0 * dead_after))
 
     # -- lookup -------------------------------------------------------------------------------------------------
     def embed(self, indices: torch.Tensor) -> torch.Tensor:
@@ -191,7 +193,9 @@ class VectorQuantizer(nn.Module):
             self.usage[busiest] *= 0.5  # the busy code now shares its cluster
         else:
             pick = torch.randint(len(recent), (len(dead),), generator=generator, device=recent.device)
-            new = recent[pick].to(self.codebook.dtype)
+            # A little noise keeps codes seeded from the same output apart (argmin would never pick the twin).
+            noise = torch.randn(len(dead), self.code_dim, generator=generator, device=recent.device) * 0.01
+            new = recent[pick].to(self.codebook.dtype) + noise
         if self.l2_normalize:
             new = F.normalize(new, dim=-1)
         self.codebook[dead] = new

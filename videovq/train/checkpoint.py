@@ -67,8 +67,11 @@ def load_weights(model: torch.nn.Module, path: str | Path, strict: bool = True) 
     return [*result.missing_keys, *result.unexpected_keys]
 
 
-def read_config(cls: type, folder_or_file: str | Path):
-    """The config stored next to weights (a run folder, a checkpoint folder or a config.yaml)."""
+def read_config(cls: type, folder_or_file: str | Path, section: str | None = None):
+    """The config stored next to weights (a model folder, a checkpoint folder or a config.yaml).
+
+    `section` picks a nested part when the file holds a whole training config (a checkpoint's `model:`).
+    """
     path = Path(folder_or_file)
     if path.is_dir():
         path = path / "config.yaml"
@@ -76,7 +79,10 @@ def read_config(cls: type, folder_or_file: str | Path):
         path = path.with_name("config.yaml")
     if not path.exists():
         raise InputError(f"{path}: no config.yaml beside the weights; it is needed to rebuild the model")
-    return config_from_dict(cls, yaml.safe_load(path.read_text()) or {}, source=str(path))
+    data = yaml.safe_load(path.read_text()) or {}
+    if section is not None and isinstance(data.get(section), dict):
+        data = data[section]
+    return config_from_dict(cls, data, source=str(path))
 
 
 def save_checkpoint(
