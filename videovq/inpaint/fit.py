@@ -1,0 +1,124 @@
+"""Self-supervised per-video training of the token transformer (DLFormer §3.3).
+
+The video's own valid tokens are the training data: random pseudo-holes shaped like real masks (strokes, blobs,
+boxes at token resolution) are cut out of valid regions, replaced by the completion token, and the transformer
+learns to predict them from what is left. Real hole positions are always inputs (completion token), never targets.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from videovq.inpaint.transformer import TokenTransformer, TransformerConfig
+from videovq.io.mask_shapes import random_mask_like
+
+
+@dataclass
+class TransformerFitConfig:
+    """Per-video transformer training.
+
+    Args:
+        steps: optimiser steps.
+        batch_size: windows per step.
+        window_frames: frames per training window (match the prediction window).
+        lr: peak AdamW learning rate (linear warm-up over the first 10% of steps, then cosine).
+        weight_decay: AdamW weight decay.
+        scatter: extra share of valid tokens hidden at random, up to this fraction, so the model also learns the
+            partly revealed states that iterative decoding passes through.
+    """
+
+    steps: int = 300
+    batch_size: int = 4
+    window_frames: int = 8
+    lr: float = 1e-3
+    weight_decay: float = 0.01
+    scatter: float = 0.3
+
+
+class FittedTransformer(NamedTuple):
+    model: TokenTransformer
+    seconds: float
+    losses: list[float]
+
+
+def pseudo_mask(rng: np.random.Generator, valid: torch.Tensor, scatter: float) -> torch.Tensor:
+    """Training targets for one window: mask-shaped pseudo-holes (+ random scatter), inside valid cells only.
+
+    Args:
+        rng: randomness source.
+        valid: (T, h, w) bool, True where the real token is known.
+        scatter: maximum extra fraction of tokens hidden at random.
+    """
+    t, h, w = valid.shape
+    shape = torch.from_numpy(random_mask_like(rng, t, h, w))
+    noise = torch.from_numpy(rng.random((t, h, w)) < rng.uniform(0, scatter))
+    return (shape | noise) & valid
+
+
+def fit_transformer(
+    tokens: torch.Tensor,
+    hole: torch.Tensor,
+    num_codes: int,
+    config: TransformerConfig = TransformerConfig(),
+    fit: TransformerFitConfig = TransformerFitConfig(),
+    code_vectors: torch.Tensor | None = None,
+    seed: int = 0,
+    device: str | torch.device = "cpu",
+    progress: bool = True,
+) -> FittedTransformer:
+    """Train a transformer on one video's tokens.
+
+    Args:
+        tokens: (T, h, w) local indices; hole positions may hold anything (they are replaced).
+        hole: (T, h, w) bool, True where the code is unknown.
+        num_codes: size of the video codebook (the completion token is `num_codes`).
+        config: architecture.
+        fit: training settings.
+        code_vectors: (num_codes, code_dim) to initialise token embeddings.
+        seed: seeds initialisation, windows and pseudo-masks.
+    """
+    started = time.time()
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    model = TokenTransformer(config, num_codes, code_vectors).to(device).train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=fit.lr, weight_decay=fit.weight_decay, betas=(0.9, 0.95))
+    warmup = max(1, fit.steps // 10)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer,
+        lambda s: (s + 1) / warmup if s < warmup else 0.5 * (1 + np.cos(np.pi * (s - warmup) / max(1, fit.steps - warmup))),
+    )
+    tokens, hole = tokens.to(device), hole.to(device)
+    inputs = tokens.masked_fill(hole, num_codes)  # the real hole is always the completion token
+    t = tokens.shape[0]
+    window = min(fit.window_frames, t)
+    losses: list[float] = []
+    bar = tqdm(range(fit.steps), desc="fit transformer", unit="step", disable=not progress or fit.steps == 0)
+    for _ in bar:
+        batch_in, batch_target, batch_weight = [], [], []
+        for _ in range(fit.batch_size):
+            t0 = int(rng.integers(0, t - window + 1))
+            valid = ~hole[t0 : t0 + window]
+            target_mask = pseudo_mask(rng, valid.cpu(), fit.scatter).to(device)
+            batch_in.append(inputs[t0 : t0 + window].masked_fill(target_mask, num_codes))
+            batch_target.append(tokens[t0 : t0 + window].masked_fill(~target_mask, 0))
+            batch_weight.append(target_mask.float())
+        logits = model(torch.stack(batch_in))  # (B, T, h, w, K)
+        weight = torch.stack(batch_weight)
+        ce = F.cross_entropy(logits.flatten(0, 3), torch.stack(batch_target).flatten(), reduction="none")
+        loss = (ce * weight.flatten()).sum() / weight.sum().clamp(min=1.0)  # only pseudo-hole positions count
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        scheduler.step()
+        losses.append(float(loss.detach()))
+        bar.set_postfix(loss=f"{losses[-1]:.3f}", refresh=False)
+    model.eval()
+    return FittedTransformer(model, time.time() - started, losses)

@@ -1,0 +1,66 @@
+"""Filling unknown tokens: MaskGIT-style iterative decoding (Chang et al., CVPR 2022, §3.2) or one shot.
+
+Each step predicts every unknown token, keeps the most confident ones, and re-predicts the rest with those as
+context; a cosine schedule decides how many stay unknown after each step. One step = one-shot argmax prediction.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from videovq.inpaint.transformer import TokenTransformer
+
+
+@torch.no_grad()
+def predict_tokens(
+    model: TokenTransformer,
+    tokens: torch.Tensor,
+    unknown: torch.Tensor,
+    steps: int = 8,
+    temperature: float = 1.0,
+    generator: torch.Generator | None = None,
+    frame_offset: int = 0,
+) -> torch.Tensor:
+    """Fill the unknown positions of one window of tokens.
+
+    Args:
+        model: the video's transformer.
+        tokens: (T, h, w) local indices (values at unknown positions are ignored).
+        unknown: (T, h, w) bool, positions to predict.
+        steps: decoding steps; 1 = one-shot.
+        temperature: sampling temperature; 0 = always take the most likely code.
+        generator: randomness for sampling (fixed seed, same result).
+        frame_offset: absolute index of the window's first frame.
+
+    Returns:
+        (T, h, w) tokens with every unknown position filled by a real code.
+    """
+    if steps < 1:
+        raise ValueError(f"steps={steps}: need at least one decoding step")
+    tokens = tokens.masked_fill(unknown, model.completion_token).clone()
+    remaining = unknown.clone()
+    total = int(unknown.sum())
+    for step in range(steps):
+        if not remaining.any():
+            break
+        logits = model(tokens[None], frame_offset)[0].float()  # (T, h, w, K)
+        if temperature > 0:
+            probs = torch.softmax(logits / temperature, dim=-1)
+            choice = torch.multinomial(probs.flatten(0, 2), 1, generator=generator).view(tokens.shape)
+        else:
+            probs = torch.softmax(logits, dim=-1)
+            choice = probs.argmax(-1)
+        confidence = probs.gather(-1, choice[..., None])[..., 0]
+        confidence = confidence.masked_fill(~remaining, -1.0)
+        # Cosine schedule: after step s, total * cos(pi/2 * (s+1)/steps) tokens stay unknown.
+        keep_unknown = int(math.floor(total * math.cos(math.pi / 2 * (step + 1) / steps)))
+        reveal = int(remaining.sum()) - keep_unknown
+        if reveal <= 0:
+            continue
+        chosen = confidence.flatten().topk(reveal).indices
+        flat_tokens, flat_remaining = tokens.view(-1), remaining.view(-1)
+        flat_tokens[chosen] = choice.view(-1)[chosen]
+        flat_remaining[chosen] = False
+    return tokens
