@@ -65,3 +65,28 @@ def tiny_video(tmp_path, tiny_frames) -> Path:
 @pytest.fixture
 def sample_video() -> Path:
     return sample_video_path()
+
+
+TINY_TOKENIZER = dict(patch_size=2, channels=8, channel_mult=[1, 2, 2], latent_dim=16, codebook_size=64, code_dim=8)
+# Settings that make a whole inpainting run take seconds (quality is not what these tests check).
+TINY_INPAINT = [
+    "tokenizer.steps=1", "tokenizer.batch_size=1", "tokenizer.crop=32",
+    "transformer.dim=16", "transformer.depth=1", "transformer.heads=2",
+    "transformer_fit.steps=2", "transformer_fit.batch_size=1",
+    "decode_steps=2", "max_side=128", "flow_max_side=128",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def tiny_tokenizer_dir(tmp_path_factory) -> Path:
+    """A randomly initialised tokenizer saved like a trained one (model.safetensors + config.yaml)."""
+    import torch
+
+    from videovq.tokenizer.autoencoder import AutoencoderConfig, VQAutoencoder
+    from videovq.train.checkpoint import save_weights
+
+    torch.manual_seed(0)
+    config = AutoencoderConfig(**TINY_TOKENIZER)
+    folder = tmp_path_factory.mktemp("tiny_tokenizer")
+    save_weights(folder / "model.safetensors", VQAutoencoder(config), config)
+    return folder

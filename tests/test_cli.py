@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import moving_pattern
+from conftest import TINY_INPAINT, moving_pattern
 from videovq.cli import main
 from videovq.io.masks import load_mask, write_mask
 from videovq.io.video import probe, read_video, write_video
@@ -164,11 +164,13 @@ def test_debug_shows_the_traceback(tmp_path):
         main(["--debug", "info", str(tmp_path / "nope.mp4")])
 
 
-def test_demo_writes_its_outputs(capsys, tmp_path):
-    rc, out, err = run_cli(capsys, "demo", "--out-dir", tmp_path / "demo")
+def test_demo_writes_its_outputs(capsys, tmp_path, tiny_tokenizer_dir):
+    tiny = [x for item in TINY_INPAINT for x in ("--set", item)]
+    rc, out, err = run_cli(capsys, "demo", "--out-dir", tmp_path / "demo", "--tokenizer", tiny_tokenizer_dir, *tiny)
     assert rc == 0, err
     names = sorted(p.name for p in (tmp_path / "demo").iterdir())
-    assert names == ["contact_sheet.png", "mask.mkv", "masked.mp4", "side_by_side.mp4"]
+    assert names == ["contact_sheet.png", "mask.mkv", "result.mp4", "side_by_side.mp4"]
     assert probe(tmp_path / "demo" / "side_by_side.mp4").num_frames == 66
+    assert "in-hole PSNR" in out
     rc, _, err = run_cli(capsys, "demo", "--out-dir", tmp_path / "demo")
     assert_one_line_error(rc, err, "--overwrite")

@@ -49,6 +49,17 @@ def load_config(cls: type[T], path: str | Path | None = None, overrides: Sequenc
     return _build(cls, data, prefix="", source=source)
 
 
+def apply_overrides(config: T, overrides: Sequence[str], source: str = "--set") -> T:
+    """A copy of a config dataclass with `key.sub=value` overrides applied (same checks as `load_config`)."""
+    data = config_to_dict(config)
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise InputError(f"--set {item}: write overrides as key.sub=value")
+        _set_nested(data, key.strip().split("."), yaml.safe_load(raw) if raw.strip() else "")
+    return _build(type(config), data, prefix="", source=source)
+
+
 def config_to_dict(config: Any) -> dict[str, Any]:
     """A plain dict (YAML/JSON-serialisable) of a config dataclass; the inverse of `load_config`."""
     return dataclasses.asdict(config)

@@ -1,0 +1,88 @@
+"""Inpainting settings: one typed config, three presets (fast, default, best).
+
+The presets trade time for quality on a CPU; docs/inpainting.md has what each costs and achieves.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from videovq.errors import InputError
+from videovq.inpaint.fit import TransformerFitConfig
+from videovq.inpaint.transformer import TransformerConfig
+from videovq.tokenizer.fit import VideoFitConfig
+
+
+@dataclass
+class InpaintConfig:
+    """Everything `inpaint_video` does, and the switches the ablations turn off.
+
+    Args:
+        max_side: work at most at this many pixels on the long side (the fill is upscaled and composited at full
+            resolution); None = full resolution.
+        propagate: fill what other frames show along optical flow before the generator runs.
+        flow_max_side: long side of the copy optical flow is estimated on.
+        tokenizer: per-video tokenizer finetuning.
+        refine_codebook: restrict tokens to the codes the video uses (else the whole general codebank).
+        aggregation: decode with residual temporal aggregation (else each frame alone).
+        transformer: architecture of the per-video transformer.
+        transformer_fit: its self-supervised training.
+        decode_steps: MaskGIT decoding steps (1 = one-shot).
+        temperature: sampling temperature of decoding (0 = most likely code).
+        window: frames per temporal window (fitting, prediction, decoding).
+        overlap: frames shared by consecutive windows.
+        feather: width in pixels of a soft blend at the inside edge of the hole (0 = hard composite).
+    """
+
+    max_side: int | None = None
+    propagate: bool = True
+    flow_max_side: int = 432
+    tokenizer: VideoFitConfig = field(default_factory=VideoFitConfig)
+    refine_codebook: bool = True
+    aggregation: bool = True
+    transformer: TransformerConfig = field(default_factory=TransformerConfig)
+    transformer_fit: TransformerFitConfig = field(default_factory=TransformerFitConfig)
+    decode_steps: int = 8
+    temperature: float = 0.0
+    window: int = 16
+    overlap: int = 4
+    feather: int = 0
+
+
+PRESET_NAMES = ("fast", "default", "best")
+
+
+def preset(name: str) -> InpaintConfig:
+    """The named preset (a fresh object: callers may change it)."""
+    if name == "fast":
+        return InpaintConfig(
+            max_side=432,
+            tokenizer=VideoFitConfig(steps=30, batch_size=2, crop=96),
+            transformer=TransformerConfig(dim=128, depth=2, heads=4),
+            transformer_fit=TransformerFitConfig(steps=80, batch_size=2),
+            decode_steps=4,
+        )
+    if name == "default":
+        return InpaintConfig(
+            max_side=480,
+            tokenizer=VideoFitConfig(steps=120, batch_size=3, crop=128),
+            transformer=TransformerConfig(dim=192, depth=3, heads=6),
+            transformer_fit=TransformerFitConfig(steps=250, batch_size=3),
+            decode_steps=8,
+        )
+    if name == "best":
+        return InpaintConfig(
+            max_side=None,
+            tokenizer=VideoFitConfig(steps=400, batch_size=4, crop=160),
+            transformer=TransformerConfig(dim=256, depth=6, heads=8),
+            transformer_fit=TransformerFitConfig(steps=1000, batch_size=4),
+            decode_steps=12,
+            feather=2,
+        )
+    raise InputError(f"--preset {name}: choose one of {', '.join(PRESET_NAMES)}")
+
+
+def with_overrides(config: InpaintConfig, **changes) -> InpaintConfig:
+    """A copy with top-level fields replaced (for ablations and CLI flags)."""
+    return dataclasses.replace(config, **changes)
