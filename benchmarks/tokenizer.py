@@ -24,10 +24,9 @@ from videovq.metrics.psnr_ssim import frame_psnr, frame_ssim, nan_mean
 from videovq.tokenizer.autoencoder import load_tokenizer
 from videovq.tokenizer.fit import (
     VideoFitConfig,
-    encode_indices,
+    encode_frames,
     fit_video_tokenizer,
-    frames_to_tensor,
-    pad_to_multiple,
+    pad_frames,
     tensor_to_frames,
 )
 from videovq.weights import tokenizer_path
@@ -38,8 +37,7 @@ def reconstruct(model, frames: np.ndarray, hole: np.ndarray | None = None, allow
     """Encode and decode a clip (hole blanked and marked invalid, if given); returns uint8 frames."""
     t, h, w = frames.shape[:3]
     hole = np.zeros((t, h, w), bool) if hole is None else hole
-    video, valid = pad_to_multiple(frames_to_tensor(frames), torch.from_numpy(~hole)[None], model.downsample)
-    indices, _ = encode_indices(model, video, valid, allowed, chunk)
+    indices, _ = encode_frames(model, *pad_frames(frames, hole, model.downsample), allowed, chunk)
     out = []
     for start in range(0, t, chunk):  # decode with one frame of context each side for the aggregation window
         lo, hi = max(0, start - 1), min(t, start + chunk + 1)
@@ -80,8 +78,8 @@ def main() -> None:
         rec = reconstruct(general, clip)
         seconds = time.time() - t0
         rec_plain = reconstruct(no_agg, clip)
-        video, valid = pad_to_multiple(frames_to_tensor(clip), torch.ones(1, *clip.shape[:3], dtype=torch.bool), f)
-        codes_used |= set(encode_indices(general, video, valid)[0].unique().tolist())
+        padded = pad_frames(clip, np.zeros(clip.shape[:3], bool), f)
+        codes_used |= set(encode_frames(general, *padded)[0].unique().tolist())
         psnr, ssim = scores(rec, clip)
         rows.append(
             (name, psnr, ssim, nan_mean(flicker(rec, clip)), nan_mean(flicker(rec_plain, clip)), len(clip) / seconds)

@@ -127,7 +127,7 @@ def test_straight_through_gradient_reaches_the_encoder():
 def test_fit_video_tokenizer_never_reads_the_hole():
     import numpy as np
 
-    from videovq.tokenizer.fit import VideoFitConfig, encode_indices, fit_video_tokenizer, frames_to_tensor
+    from videovq.tokenizer.fit import VideoFitConfig, encode_frames, fit_video_tokenizer, pad_frames
 
     rng = np.random.default_rng(0)
     frames = rng.integers(0, 256, (5, 18, 26, 3), dtype=np.uint8)  # odd size: padded to multiples of 4 inside
@@ -146,8 +146,7 @@ def test_fit_video_tokenizer_never_reads_the_hole():
     # The general model is untouched, and the fitted video's valid tokens all lie in its codebook.
     assert all(torch.equal(a, b) for a, b in zip(general.state_dict().values(), tiny_model().state_dict().values()))
     fit = fits[0]
-    video = torch.nn.functional.pad(frames_to_tensor(zeros).flatten(1, 2), (0, 2, 0, 2)).view(1, 3, 5, 20, 28)
-    valid = torch.nn.functional.pad(torch.from_numpy(~hole), (0, 2, 0, 2))[None]
-    indices, cells = encode_indices(fit.model, video, valid, allowed=fit.codebook.allowed())
+    indices, cells = encode_frames(fit.model, *pad_frames(zeros, hole, 4), allowed=fit.codebook.allowed())
+    assert indices.shape == (5, 5, 7)
     local = fit.codebook.to_local(indices, hole=~cells)
     assert (local[~cells] == fit.codebook.completion_token).all() and (local[cells] < fit.codebook.size).all()

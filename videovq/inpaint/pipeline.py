@@ -29,10 +29,9 @@ from videovq.tokenizer.autoencoder import VQAutoencoder
 from videovq.tokenizer.codebook import VideoCodebook
 from videovq.tokenizer.fit import (
     FittedTokenizer,
-    encode_indices,
+    encode_frames,
     fit_video_tokenizer,
-    frames_to_tensor,
-    pad_to_multiple,
+    pad_frames,
     tensor_to_frames,
 )
 
@@ -102,8 +101,9 @@ def inpaint_frames(
 
     # 4. Tokenise: cells touching the hole become the completion token.
     with _stage(result, "tokenize", log, f"3/6 tokenise ({codebook.size} video codes + completion token)"):
-        video, valid = pad_to_multiple(frames_to_tensor(work_frames), torch.from_numpy(~work_hole)[None], tokenizer.downsample)
-        indices, known = encode_indices(tokenizer, video.to(device), valid.to(device), codebook.allowed(device))
+        padded, padded_hole = pad_frames(work_frames, work_hole, tokenizer.downsample)
+        indices, known = encode_frames(tokenizer, padded, padded_hole, codebook.allowed(device))
+        del padded, padded_hole
         tokens = codebook.to_local(indices, hole=~known)  # (T, h, w)
 
     # 5. Fit the transformer on this video's own tokens (pseudo-holes in known regions).
@@ -238,7 +238,7 @@ def _decode(tokenizer: VQAutoencoder, indices: torch.Tensor, config: InpaintConf
     windows = temporal_windows(indices.shape[0], config.window, min(config.overlap, config.window - 1))
     for w in tqdm(windows, desc="decode", unit="window", disable=len(windows) < 2):
         video = tokenizer.decode_indices(indices[None, w.start : w.stop])  # (1, 3, t, Hp, Wp)
-        out.append(tensor_to_frames(video[:, :, w.own_slice]))
+        out.append(tensor_to_frames(video[:, :, w.own_slice].cpu()))
     return np.concatenate(out)[:, : size[0], : size[1]]
 
 

@@ -66,45 +66,49 @@ def tensor_to_frames(video: torch.Tensor) -> np.ndarray:
     return ((video[0].clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(1, 2, 3, 0).cpu().numpy()
 
 
-def pad_to_multiple(video: torch.Tensor, valid: torch.Tensor, factor: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Pad (B, 3, T, H, W) and (B, T, H, W) on the bottom/right to multiples of `factor`; padding is invalid."""
-    h, w = video.shape[-2:]
+def pad_frames(frames: np.ndarray, hole: np.ndarray, factor: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pad uint8 (T, H, W, 3) frames and their (T, H, W) hole at the bottom/right to multiples of `factor`.
+
+    Padding repeats the edge pixels and counts as hole: it never trains anything and is cropped off at the end.
+    """
+    h, w = frames.shape[1:3]
     ph, pw = (-h) % factor, (-w) % factor
     if ph == 0 and pw == 0:
-        return video, valid
-    b, c, t = video.shape[:3]
-    padded = F.pad(video.reshape(b, c * t, h, w), (0, pw, 0, ph), mode="replicate").reshape(b, c, t, h + ph, w + pw)
-    return padded, F.pad(valid, (0, pw, 0, ph), value=False)
+        return frames, hole
+    frames = np.pad(frames, ((0, 0), (0, ph), (0, pw), (0, 0)), mode="edge")
+    return frames, np.pad(hole, ((0, 0), (0, ph), (0, pw)), constant_values=True)
 
 
 @torch.no_grad()
-def encode_indices(
+def encode_frames(
     model: VQAutoencoder,
-    video: torch.Tensor,
-    valid: torch.Tensor,
+    frames: np.ndarray,
+    hole: np.ndarray,
     allowed: torch.Tensor | None = None,
     chunk: int = 8,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Quantise a whole video in chunks of frames.
+    """Quantise a whole video, a few frames at a time (memory grows with the uint8 video only).
 
     Args:
         model: the tokenizer (its eval mode is set and restored).
-        video: (1, 3, T, H, W), H and W multiples of the downsampling factor.
-        valid: (1, T, H, W) bool; the hole is blanked before encoding.
+        frames: uint8 (T, H, W, 3), H and W multiples of the downsampling factor (see `pad_frames`).
+        hole: bool (T, H, W), True = unknown; blanked before encoding.
         allowed: restrict to a video codebook.
 
     Returns:
-        indices (T, h, w) and cell_valid (T, h, w) bool: True where every pixel under the cell is valid.
+        indices (T, h, w) and known (T, h, w) bool: True where every pixel under the cell is known.
     """
     was_training = model.training
     model.eval()
+    device = next(model.parameters()).device
     f = model.downsample
     indices, cells = [], []
-    for start in range(0, video.shape[2], chunk):
-        clip, v = video[:, :, start : start + chunk], valid[:, start : start + chunk]
-        enc = model.encode(blank_hole(clip, v), v, allowed)
-        indices.append(enc.indices[0])
-        cells.append(-F.max_pool2d(-v[0].float()[:, None], f)[:, 0] > 0.5)
+    for start in range(0, len(frames), chunk):
+        clip = frames_to_tensor(frames[start : start + chunk]).to(device)
+        valid = torch.from_numpy(~hole[start : start + chunk])[None].to(device)  # (1, t, H, W)
+        enc = model.encode(blank_hole(clip, valid), valid, allowed)
+        indices.append(enc.indices[0].cpu())
+        cells.append((-F.max_pool2d(-valid[0].float()[:, None], f)[:, 0] > 0.5).cpu())
     model.train(was_training)
     return torch.cat(indices), torch.cat(cells)
 
@@ -138,11 +142,10 @@ def fit_video_tokenizer(
     started = time.time()
     model = copy.deepcopy(general).to(device).train()
     f = model.downsample
-    video, valid = pad_to_multiple(frames_to_tensor(frames), torch.from_numpy(~hole)[None], f)
-    video, valid = video.to(device), valid.to(device)
+    frames, hole = pad_frames(frames, hole, f)  # kept as uint8: crops become float one batch at a time
 
     def refresh() -> VideoCodebook:
-        indices, cells = encode_indices(model, video, valid)
+        indices, cells = encode_frames(model, frames, hole)
         return VideoCodebook.from_indices(indices, model.quantizer.codebook_size, cells, config.min_count)
 
     codebook = refresh()
@@ -151,7 +154,8 @@ def fit_video_tokenizer(
     losses: list[float] = []
     bar = tqdm(range(config.steps), desc="fit tokenizer", unit="step", disable=not progress or config.steps == 0)
     for step in bar:
-        clips, clip_valid = _sample_crops(video, valid, config, f, rng)
+        clips, clip_valid = _sample_crops(frames, hole, config, f, rng)
+        clips, clip_valid = clips.to(device), clip_valid.to(device)
         loss = tokenizer_loss(model, clips, clip_valid, config.loss, allowed=codebook.allowed(device))
         optimizer.zero_grad(set_to_none=True)
         loss.total.backward()
@@ -164,8 +168,9 @@ def fit_video_tokenizer(
     return FittedTokenizer(model, codebook, time.time() - started, losses)
 
 
-def _sample_crops(video: torch.Tensor, valid: torch.Tensor, config: VideoFitConfig, f: int, rng: np.random.Generator):
-    _, _, t, h, w = video.shape
+def _sample_crops(frames: np.ndarray, hole: np.ndarray, config: VideoFitConfig, f: int, rng: np.random.Generator):
+    """`batch_size` random crops: float (B, 3, t, ch, cw) in [-1, 1] and valid (B, t, ch, cw)."""
+    t, h, w = hole.shape
     clip_len = min(config.clip_len, t)
     ch, cw = min(h, config.crop // f * f), min(w, config.crop // f * f)
     clips, valids = [], []
@@ -174,9 +179,9 @@ def _sample_crops(video: torch.Tensor, valid: torch.Tensor, config: VideoFitConf
             t0 = int(rng.integers(0, t - clip_len + 1))
             y0 = int(rng.integers(0, h - ch + 1)) // f * f
             x0 = int(rng.integers(0, w - cw + 1)) // f * f
-            v = valid[:, t0 : t0 + clip_len, y0 : y0 + ch, x0 : x0 + cw]
-            if v.float().mean() >= config.min_valid:
+            valid = ~hole[t0 : t0 + clip_len, y0 : y0 + ch, x0 : x0 + cw]
+            if valid.mean() >= config.min_valid:
                 break
-        clips.append(video[:, :, t0 : t0 + clip_len, y0 : y0 + ch, x0 : x0 + cw])
-        valids.append(v)
+        clips.append(frames_to_tensor(frames[t0 : t0 + clip_len, y0 : y0 + ch, x0 : x0 + cw]))
+        valids.append(torch.from_numpy(valid)[None])
     return torch.cat(clips), torch.cat(valids)
