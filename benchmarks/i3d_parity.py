@@ -26,12 +26,11 @@ import hashlib
 import time
 from pathlib import Path
 
-import av
 import numpy as np
 import torch
 
 from videovq.metrics.fvd import CLIP_LEN, preprocess, resize_bilinear_tf1, video_from_uint8
-from videovq.metrics.i3d import load_i3d
+from videovq.metrics.i3d import decode_rgb_bt601, load_i3d
 
 CLIP = Path(__file__).resolve().parents[1] / "videovq" / "data" / "bbb_432x240.mp4"
 RANDOM_SEEDS = (0, 1)
@@ -44,26 +43,9 @@ def random_clip(seed: int) -> np.ndarray:
     return np.random.default_rng(seed).uniform(-1.0, 1.0, RANDOM_SHAPE).astype(np.float32)
 
 
-def decode_rgb(path: Path, num_frames: int) -> np.ndarray:
-    """First `num_frames` frames as uint8 (T, H, W, 3), YUV 4:2:0 -> RGB with BT.601 limited range, nearest chroma."""
-    frames = []
-    with av.open(str(path)) as container:
-        for frame in container.decode(video=0):
-            if len(frames) == num_frames:
-                break
-            h, w = frame.height, frame.width
-            planes = frame.to_ndarray().astype(np.float64)  # yuv420p: (h * 3 / 2, w) = Y, then U and V
-            y = 1.164383 * (planes[:h] - 16.0)
-            u = planes[h : h + h // 4].reshape(h // 2, w // 2).repeat(2, 0).repeat(2, 1) - 128.0
-            v = planes[h + h // 4 :].reshape(h // 2, w // 2).repeat(2, 0).repeat(2, 1) - 128.0
-            rgb = np.stack([y + 1.596027 * v, y - 0.391762 * u - 0.812968 * v, y + 2.017232 * u], axis=-1)
-            frames.append(np.clip(np.rint(rgb), 0, 255).astype(np.uint8))
-    return np.stack(frames)
-
-
 def real_inputs() -> tuple[np.ndarray, list[str]]:
     """(N, 3, 16, 224, 224) preprocessed sample clips and the sha256 of each clip's uint8 frames."""
-    frames = decode_rgb(CLIP, max(REAL_STARTS) + CLIP_LEN)
+    frames = decode_rgb_bt601(CLIP, max(REAL_STARTS) + CLIP_LEN)
     clips, hashes = [], []
     for start in REAL_STARTS:
         raw = frames[start : start + CLIP_LEN]
@@ -103,7 +85,7 @@ def resize_parity() -> None:
         f"noise {h}x{w}": rng.integers(0, 256, (2, h, w, 3), dtype=np.uint8)
         for h, w in [(240, 432), (64, 64), (100, 300), (480, 640), (256, 340)]
     }
-    inputs["bbb 240x432"] = decode_rgb(CLIP, 16)
+    inputs["bbb 240x432"] = decode_rgb_bt601(CLIP, 16)
     print(f"tensorflow {tf.__version__}, torch {torch.__version__}")
     print("| input (N, H, W) -> 224x224 | max abs diff vs TF1 (0-255) | torch F.interpolate half-pixel, max / mean |")
     print("| --- | --- | --- |")

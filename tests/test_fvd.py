@@ -13,7 +13,6 @@ import pickle
 import sys
 from pathlib import Path
 
-import av
 import numpy as np
 import pytest
 import torch
@@ -31,33 +30,16 @@ from videovq.metrics.fvd import (
     resize_bilinear_tf1,
     video_from_uint8,
 )
-from videovq.metrics.i3d import load_i3d, read_checkpoint
+from videovq.metrics.i3d import decode_rgb_bt601, load_i3d, read_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "videovq" / "data" / "bbb_432x240.mp4"
 FIXTURE = ROOT / "tests" / "fixtures" / "i3d_reference.npz"
 
 
-def decode_rgb(path: Path, num_frames: int) -> np.ndarray:
-    """uint8 (T, H, W, 3); same fixed BT.601 YUV->RGB as benchmarks/i3d_parity.py, independent of swscale."""
-    frames = []
-    with av.open(str(path)) as container:
-        for frame in container.decode(video=0):
-            if len(frames) == num_frames:
-                break
-            h, w = frame.height, frame.width
-            planes = frame.to_ndarray().astype(np.float64)  # yuv420p: (h * 3 / 2, w) = Y, then U and V
-            y = 1.164383 * (planes[:h] - 16.0)
-            u = planes[h : h + h // 4].reshape(h // 2, w // 2).repeat(2, 0).repeat(2, 1) - 128.0
-            v = planes[h + h // 4 :].reshape(h // 2, w // 2).repeat(2, 0).repeat(2, 1) - 128.0
-            rgb = np.stack([y + 1.596027 * v, y - 0.391762 * u - 0.812968 * v, y + 2.017232 * u], axis=-1)
-            frames.append(np.clip(np.rint(rgb), 0, 255).astype(np.uint8))
-    return np.stack(frames)
-
-
 @pytest.fixture(scope="module")
 def sample_frames() -> np.ndarray:
-    return decode_rgb(SAMPLE, 48)  # (48, 240, 432, 3): three 16-frame clips
+    return decode_rgb_bt601(SAMPLE, 48)  # (48, 240, 432, 3): three 16-frame clips
 
 
 @pytest.fixture(scope="module")

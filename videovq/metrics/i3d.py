@@ -21,6 +21,7 @@ import math
 import pickle
 from pathlib import Path
 
+import av
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -336,3 +337,20 @@ def load_i3d(path: str | Path | None = None, device: str | torch.device = "cpu")
         _load_into(model, read_checkpoint(resolved), resolved)
         _CACHE[key] = model.eval().requires_grad_(False).to(device)
     return _CACHE[key]
+
+
+def decode_rgb_bt601(path: Path, num_frames: int) -> np.ndarray:
+    """For parity checks that must not depend on FFmpeg's scaler: first `num_frames` frames as uint8 (T, H, W, 3), YUV 4:2:0 -> RGB with BT.601 limited range, nearest chroma."""
+    frames = []
+    with av.open(str(path)) as container:
+        for frame in container.decode(video=0):
+            if len(frames) == num_frames:
+                break
+            h, w = frame.height, frame.width
+            planes = frame.to_ndarray().astype(np.float64)  # yuv420p: (h * 3 / 2, w) = Y, then U and V
+            y = 1.164383 * (planes[:h] - 16.0)
+            u = planes[h : h + h // 4].reshape(h // 2, w // 2).repeat(2, 0).repeat(2, 1) - 128.0
+            v = planes[h + h // 4 :].reshape(h // 2, w // 2).repeat(2, 0).repeat(2, 1) - 128.0
+            rgb = np.stack([y + 1.596027 * v, y - 0.391762 * u - 0.812968 * v, y + 2.017232 * u], axis=-1)
+            frames.append(np.clip(np.rint(rgb), 0, 255).astype(np.uint8))
+    return np.stack(frames)
