@@ -150,3 +150,13 @@ def test_fit_video_tokenizer_never_reads_the_hole():
     assert indices.shape == (5, 5, 7)
     local = fit.codebook.to_local(indices, hole=~cells)
     assert (local[~cells] == fit.codebook.completion_token).all() and (local[cells] < fit.codebook.size).all()
+
+
+def test_patch_discriminator_gives_one_logit_per_patch():
+    from videovq.tokenizer.discriminator import PatchDiscriminator, hinge_d_loss, hinge_g_loss
+
+    disc = PatchDiscriminator(channels=8, layers=3)
+    logits = disc(torch.randn(2, 3, 64, 96))
+    assert logits.shape == (2, 1, 8, 12)
+    real, fake = torch.full((2, 1, 8, 12), 2.0), torch.full((2, 1, 8, 12), -2.0)
+    assert hinge_d_loss(real, fake) == 0 and hinge_g_loss(fake) == 2.0

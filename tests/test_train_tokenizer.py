@@ -85,3 +85,18 @@ def test_two_process_accelerate_launch(tmp_path):
     assert "x 2 processes" in result.stderr + result.stdout
     assert result.stdout.count("tokenizer weights") == 1
     assert load_tokenizer(run / "model") is not None
+
+
+def test_gan_term_trains_and_resumes_exactly(tmp_path):
+    gan = ["gan.weight=0.1", "gan.start_step=1", "gan.channels=8", "gan.layers=2", "steps=6"]
+    reference = train_tokenizer(tiny_config(*gan), DATA, tmp_path / "straight")
+    log = (tmp_path / "straight" / "log.jsonl").read_text()
+    assert '"d_loss"' in log and '"g_loss"' in log
+    assert (tmp_path / "straight" / "checkpoints" / "step_0000006" / "discriminator.safetensors").exists()
+    # A time limit stops the run after its first steps (with a checkpoint); resuming must end where the straight
+    # run did, discriminator and its optimiser included.
+    train_tokenizer(tiny_config(*gan), DATA, tmp_path / "split", time_limit_minutes=1e-6)
+    assert not (tmp_path / "split" / "checkpoints" / "step_0000006").exists()
+    resumed = train_tokenizer(tiny_config(*gan), DATA, tmp_path / "split", resume=True)
+    a, b = load_file(str(reference / "model.safetensors")), load_file(str(resumed / "model.safetensors"))
+    assert all(torch.equal(a[k], b[k]) for k in a)

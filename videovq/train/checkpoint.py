@@ -94,8 +94,13 @@ def save_checkpoint(
     scheduler: Any,
     extra: dict[str, Any] | None = None,
     keep: int = 2,
+    modules: dict[str, torch.nn.Module] | None = None,
 ) -> Path:
-    """Write checkpoint `step` atomically, point `latest` at it, and delete all but the `keep` newest."""
+    """Write checkpoint `step` atomically, point `latest` at it, and delete all but the `keep` newest.
+
+    `modules` are further networks trained alongside (a discriminator), saved as NAME.safetensors; their
+    optimiser states go in `extra`.
+    """
     root = Path(run_dir) / "checkpoints"
     root.mkdir(parents=True, exist_ok=True)
     final = root / f"step_{step:07d}"
@@ -103,6 +108,8 @@ def save_checkpoint(
         tmp.mkdir()
         state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
         save_file(state, str(tmp / "model.safetensors"), metadata={"format": "pt"})
+        for name, module in (modules or {}).items():
+            save_file({k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}, str(tmp / f"{name}.safetensors"))
         (tmp / "config.yaml").write_text(dump_config(config))
         torch.save(
             {"step": step, "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "extra": extra or {}},

@@ -11,17 +11,19 @@ import contextlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Sequence
+from typing import Literal, NamedTuple, Sequence
 
 import torch
 
 from videovq.data.clips import ClipSampler, build_sources, sample_batch
 from videovq.errors import InputError
 from videovq.tokenizer.autoencoder import AutoencoderConfig, VQAutoencoder
+from videovq.tokenizer.discriminator import PatchDiscriminator, hinge_d_loss, hinge_g_loss, video_frames
 from videovq.tokenizer.losses import LossWeights, tokenizer_loss
 from videovq.train.checkpoint import (
     latest_checkpoint,
     load_checkpoint,
+    load_weights,
     prepare_run_dir,
     save_checkpoint,
     save_weights,
@@ -49,12 +51,32 @@ class TokenizerDataConfig:
 
 
 @dataclass
+class GanConfig:
+    """Optional hinge patch-GAN term (VQGAN §3.2): sharper textures, at the price of a second network.
+
+    Args:
+        weight: weight of the generator's adversarial loss (0 = off, the default on CPU).
+        start_step: reconstruction-only warm-up before the discriminator starts.
+        channels: discriminator width.
+        layers: discriminator depth (3 -> 70x70-pixel patches).
+        lr: discriminator learning rate.
+    """
+
+    weight: float = 0.0
+    start_step: int = 2000
+    channels: int = 64
+    layers: int = 3
+    lr: float = 1e-4
+
+
+@dataclass
 class TokenizerTrainConfig:
     """Everything a tokenizer training run needs (stored in the run folder and every checkpoint).
 
     Args:
         model: architecture.
         loss: loss weights.
+        gan: optional adversarial term.
         data: training clips.
         optim: optimiser and batch.
         steps: optimiser steps in total.
@@ -68,6 +90,7 @@ class TokenizerTrainConfig:
 
     model: AutoencoderConfig = field(default_factory=AutoencoderConfig)
     loss: LossWeights = field(default_factory=LossWeights)
+    gan: GanConfig = field(default_factory=GanConfig)
     data: TokenizerDataConfig = field(default_factory=TokenizerDataConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     steps: int = 20000
@@ -113,11 +136,18 @@ def train_tokenizer(
     torch.manual_seed(config.seed)
     model = VQAutoencoder(config.model)
     optimizer, scheduler = make_optimizer(model.parameters(), config.optim, config.steps)
+    gan = _build_gan(config.gan)
     start = 0
     checkpoint = latest_checkpoint(run) if resume else None
     if checkpoint is not None:
-        start = load_checkpoint(checkpoint, model, optimizer, scheduler).step
+        state = load_checkpoint(checkpoint, model, optimizer, scheduler)
+        start = state.step
+        if gan is not None:
+            load_weights(gan.disc, checkpoint / "discriminator.safetensors")
+            gan.optimizer.load_state_dict(state.extra["discriminator_optimizer"])
     model, optimizer = accelerator.prepare(model, optimizer)
+    if gan is not None:
+        gan = _Gan(*accelerator.prepare(gan.disc, gan.optimizer))
     quantizer = accelerator.unwrap_model(model).quantizer
 
     log = TrainLog(run, start, config.steps, accelerator.is_main_process, "train tokenizer")
@@ -130,7 +160,7 @@ def train_tokenizer(
     step = start
     model.train()
     while step < config.steps:
-        values = _train_step(model, optimizer, scheduler, sampler, config, step, accelerator)
+        values = _train_step(model, optimizer, scheduler, sampler, config, step, accelerator, gan)
         if config.restart_dead_every and (step + 1) % config.restart_dead_every == 0:
             values["restarted"] = _restart_dead_codes(quantizer, config.seed, step, accelerator)
         values["codes_alive"] = quantizer.fraction_in_use()
@@ -139,8 +169,13 @@ def train_tokenizer(
         out_of_time = deadline is not None and time.time() > deadline
         if step % config.checkpoint_every == 0 or step == config.steps or out_of_time:
             if accelerator.is_main_process:
+                extra, modules = {}, {}
+                if gan is not None:
+                    extra["discriminator_optimizer"] = gan.optimizer.state_dict()
+                    modules["discriminator"] = accelerator.unwrap_model(gan.disc)
+                unwrapped = accelerator.unwrap_model(model)
                 save_checkpoint(
-                    run, step, accelerator.unwrap_model(model), config, optimizer, scheduler, keep=config.keep_checkpoints
+                    run, step, unwrapped, config, optimizer, scheduler, extra, config.keep_checkpoints, modules
                 )
             accelerator.wait_for_everyone()
         if out_of_time:
@@ -155,8 +190,21 @@ def train_tokenizer(
     return final
 
 
-def _train_step(model, optimizer, scheduler, sampler, config: TokenizerTrainConfig, step: int, accelerator) -> dict:
+class _Gan(NamedTuple):
+    disc: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+
+
+def _build_gan(config: GanConfig) -> _Gan | None:
+    if config.weight <= 0:
+        return None
+    disc = PatchDiscriminator(config.channels, config.layers)
+    return _Gan(disc, torch.optim.AdamW(disc.parameters(), lr=config.lr, betas=(0.5, 0.9)))
+
+
+def _train_step(model, optimizer, scheduler, sampler, config: TokenizerTrainConfig, step: int, accelerator, gan) -> dict:
     accum = config.optim.grad_accum
+    adversarial = gan is not None and step >= config.gan.start_step
     totals: dict[str, float] = {}
     for micro in range(accum):
         rng = step_rng(config.seed, step, micro, accelerator.process_index)
@@ -164,17 +212,46 @@ def _train_step(model, optimizer, scheduler, sampler, config: TokenizerTrainConf
         # Gradients are only synchronised on the last micro-step.
         sync = accelerator.no_sync(model) if micro < accum - 1 else contextlib.nullcontext()
         with sync, accelerator.autocast():
-            loss = tokenizer_loss(model, batch, None, config.loss)
-            accelerator.backward(loss.total / accum)
-        for name in ("total", "l1", "ssim", "gradient", "commit", "perplexity", "codes_used"):
-            totals[name] = totals.get(name, 0.0) + float(getattr(loss, name).detach()) / accum
+            loss, values = generator_step(model, gan.disc if adversarial else None, batch, config)
+            accelerator.backward(loss / accum)
+        for name, value in values.items():
+            totals[name] = totals.get(name, 0.0) + value / accum
     if config.optim.grad_clip > 0:
         accelerator.clip_grad_norm_(model.parameters(), config.optim.grad_clip)
     optimizer.step()
     scheduler.step()
     optimizer.zero_grad(set_to_none=True)
+    if adversarial:
+        with accelerator.autocast():
+            recon = model(batch).recon.detach()
+            d_loss = discriminator_step(gan.disc, batch, recon)
+        accelerator.backward(d_loss)
+        gan.optimizer.step()
+        gan.optimizer.zero_grad(set_to_none=True)
+        totals["d_loss"] = float(d_loss.detach())
     totals["lr"] = scheduler.get_last_lr()[0]
     return totals
+
+
+def generator_step(model, disc, batch: torch.Tensor, config: TokenizerTrainConfig) -> tuple[torch.Tensor, dict]:
+    """The tokenizer's loss on one batch (+ the adversarial term once the discriminator is on)."""
+    loss = tokenizer_loss(model, batch, None, config.loss)
+    total = loss.total
+    values = {name: float(getattr(loss, name).detach()) for name in LOGGED}
+    if disc is not None:
+        g_loss = hinge_g_loss(disc(video_frames(loss.recon)))
+        total = total + config.gan.weight * g_loss
+        values["g_loss"] = float(g_loss.detach())
+    values["total"] = float(total.detach())
+    return total, values
+
+
+def discriminator_step(disc, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    """Hinge loss of the patch discriminator on real clips vs their (detached) reconstructions."""
+    return hinge_d_loss(disc(video_frames(real)), disc(video_frames(fake)))
+
+
+LOGGED = ("l1", "ssim", "gradient", "commit", "perplexity", "codes_used")
 
 
 def _restart_dead_codes(quantizer, seed: int, step: int, accelerator) -> float:
