@@ -38,12 +38,12 @@ import cv2
 import numpy as np
 
 from videovq.errors import InputError
+from videovq.flow import MIN_FLOW_SIDE, estimate_flow
 from videovq.metrics.psnr_ssim import check_video
 
 FLOW_PRESETS = ("fast", "medium")
 
 # DIS refuses images whose larger side is < 12 px; tiny frames are edge-padded to this size for the flow.
-_MIN_FLOW_SIDE = 16
 # Forward-backward consistency (Ruder et al. 2016): |f + b|^2 < _FB_ALPHA (|f|^2 + |b|^2) + _FB_BETA, in flow px.
 _FB_ALPHA = 0.01
 _FB_BETA = 0.5
@@ -179,22 +179,6 @@ def harmonic_fill(values: np.ndarray, known: np.ndarray, cycles: int = _V_CYCLES
         )
         filled[box] = _solve_laplace(np.ascontiguousarray(vals[box]), known[box], cycles)
     return filled[..., 0] if squeeze else filled
-
-
-def estimate_flow(dis: cv2.DISOpticalFlow, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-    """Dense flow ``(H, W, 2)`` float32 (x, y) such that ``src(p) ~ dst(p + flow(p))``.
-
-    Args:
-        dis: an OpenCV DIS optical-flow object.
-        src: uint8 ``(H, W)`` grayscale.
-        dst: uint8 ``(H, W)`` grayscale.
-    """
-    height, width = src.shape
-    pad_y, pad_x = max(0, _MIN_FLOW_SIDE - height), max(0, _MIN_FLOW_SIDE - width)
-    if pad_y or pad_x:
-        src = cv2.copyMakeBorder(src, 0, pad_y, 0, pad_x, cv2.BORDER_REPLICATE)
-        dst = cv2.copyMakeBorder(dst, 0, pad_y, 0, pad_x, cv2.BORDER_REPLICATE)
-    return dis.calc(src, dst, None)[:height, :width]
 
 
 # -- step 1-3: completed, checked flow of every consecutive pair -----------------------------------------------------
@@ -501,8 +485,8 @@ def _check_inputs(
         raise InputError(f"hole shape {hole.shape} != video shape {frames.shape[:3]} (T, H, W); resize/trim the mask")
     if frames.shape[0] < 1:
         raise InputError("the video has no frames")
-    if max_side is not None and max_side < _MIN_FLOW_SIDE:
-        raise InputError(f"max_side={max_side}: the flow needs frames of at least {_MIN_FLOW_SIDE} px; use >= 16")
+    if max_side is not None and max_side < MIN_FLOW_SIDE:
+        raise InputError(f"max_side={max_side}: the flow needs frames of at least {MIN_FLOW_SIDE} px; use >= 16")
     if preset not in FLOW_PRESETS:
         raise InputError(f"preset={preset!r}: use one of {', '.join(FLOW_PRESETS)}")
     if flow_margin < 0:

@@ -17,10 +17,8 @@ import cv2
 import numpy as np
 
 from videovq.errors import InputError
+from videovq.flow import estimate_flow
 from videovq.metrics.psnr_ssim import check_inputs, check_video
-
-# DIS refuses images whose larger side is < 12 px; tiny frames are edge-padded to this size for the flow.
-_MIN_FLOW_SIDE = 16
 
 
 def warping_error(pred: np.ndarray, ref: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
@@ -52,8 +50,8 @@ def warping_error(pred: np.ndarray, ref: np.ndarray, mask: np.ndarray | None = N
     prev_pred = pred[0].astype(np.float32) / 255.0
     for t in range(1, num_frames):
         gray = _gray(ref[t])
-        back = _flow(dis, gray, prev_gray)  # frame t -> t-1: pixel x of t sits at x + back(x) in t-1
-        fwd = _flow(dis, prev_gray, gray)
+        back = estimate_flow(dis, gray, prev_gray)  # frame t -> t-1: pixel x of t sits at x + back(x) in t-1
+        fwd = estimate_flow(dis, prev_gray, gray)
         map_x, map_y = grid_x + back[..., 0], grid_y + back[..., 1]
         valid = (map_x >= 0) & (map_x <= width - 1) & (map_y >= 0) & (map_y <= height - 1)
         valid &= _consistent(back, fwd, map_x, map_y)
@@ -130,16 +128,6 @@ def _region_mean(values: np.ndarray, region: np.ndarray | None) -> float:
 
 def _gray(frame: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY)
-
-
-def _flow(dis: cv2.DISOpticalFlow, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-    """Dense flow ``(H, W, 2)`` (x, y) such that src(x) ~ dst(x + flow(x))."""
-    height, width = src.shape
-    pad_y, pad_x = max(0, _MIN_FLOW_SIDE - height), max(0, _MIN_FLOW_SIDE - width)
-    if pad_y or pad_x:
-        src = cv2.copyMakeBorder(src, 0, pad_y, 0, pad_x, cv2.BORDER_REPLICATE)
-        dst = cv2.copyMakeBorder(dst, 0, pad_y, 0, pad_x, cv2.BORDER_REPLICATE)
-    return dis.calc(src, dst, None)[:height, :width]
 
 
 def _consistent(flow: np.ndarray, inverse: np.ndarray, map_x: np.ndarray, map_y: np.ndarray) -> np.ndarray:
