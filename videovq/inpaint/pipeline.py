@@ -70,8 +70,9 @@ def inpaint_frames(
     if frames.shape[:3] != hole.shape:
         raise ValueError(f"frames {frames.shape[:3]} and hole {hole.shape} differ in (T, H, W)")
     store = store or StageStore(None)
-    result = InpaintOutput(frames.copy(), hole_fraction=float(hole.mean()))
+    result = InpaintOutput(frames, hole_fraction=float(hole.mean()))
     if not hole.any():
+        result.frames = frames.copy()
         return result
 
     # 1. Propagate what other frames show (at full resolution; flow on a smaller copy).
@@ -121,16 +122,19 @@ def inpaint_frames(
     # 7. Decode with temporal aggregation and composite into the full-resolution frames.
     with _stage(result, "decode", log, "6/6 decode and composite"):
         fill = _decode(tokenizer, codebook.to_global(tokens), config, work_frames.shape[1:3])
-        result.frames = composite(filled, remaining, _resize_frames(fill, frames.shape[1:3]), config.feather)
+        result.frames = composite(filled, remaining, _resize_frames(fill, frames.shape[1:3]), config.feather, in_place=True)
     return result
 
 
-def composite(filled: np.ndarray, remaining: np.ndarray, generated: np.ndarray, feather: int = 0) -> np.ndarray:
+def composite(
+    filled: np.ndarray, remaining: np.ndarray, generated: np.ndarray, feather: int = 0, in_place: bool = False
+) -> np.ndarray:
     """Generated pixels where `remaining`, `filled` elsewhere; `feather` > 0 blends softly inside the hole's edge.
 
-    The blend only ever changes hole pixels, so everything outside the hole stays exactly the input.
+    The blend only ever changes hole pixels, so everything outside the hole stays exactly the input. `in_place`
+    writes into `filled` (saves a copy of the video).
     """
-    out = filled.copy()
+    out = filled if in_place else filled.copy()
     if feather <= 0:
         out[remaining] = generated[remaining]
         return out
@@ -313,7 +317,11 @@ def inpaint_video(
     with open_video(video) as reader:
         info = reader.info
         hole = dilate_mask(load_mask(mask, info, resize=resize_mask), dilate)
-        frames = np.stack(list(reader))
+        frames = np.empty((info.num_frames, info.height, info.width, 3), np.uint8)
+        start = 0
+        for chunk in reader.chunks(32):  # straight into one array: no list of frames beside it
+            frames[start : start + len(chunk)] = chunk
+            start += len(chunk)
     log(f"{info.describe()}; hole {hole.mean():.1%} of the pixels")
 
     work = Path(workdir) if workdir else output.with_name(f".{output.name}.work")
@@ -336,9 +344,10 @@ def inpaint_video(
     with VideoWriter(output, info.fps, crf=crf, audio_from=video, overwrite=overwrite, inputs=[video, mask]) as writer:
         writer.write(result.frames)
     if side_by_side is not None:
-        panels = stack_side_by_side([overlay_mask(frames, hole), result.frames], labels=["input + mask", "videovq"])
         with VideoWriter(side_by_side, info.fps, crf=crf, overwrite=overwrite, inputs=[video, mask]) as writer:
-            writer.write(panels)
+            for s in range(0, info.num_frames, 32):  # in chunks: the panels are twice the video's width
+                left = overlay_mask(frames[s : s + 32], hole[s : s + 32])
+                writer.write(stack_side_by_side([left, result.frames[s : s + 32]], labels=["input + mask", "videovq"]))
     if workdir is None:
         shutil.rmtree(work, ignore_errors=False)
     log(f"done in {describe_seconds(result.seconds, info.num_frames)}")
