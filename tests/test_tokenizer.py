@@ -160,3 +160,9 @@ def test_patch_discriminator_gives_one_logit_per_patch():
     assert logits.shape == (2, 1, 8, 12)
     real, fake = torch.full((2, 1, 8, 12), 2.0), torch.full((2, 1, 8, 12), -2.0)
     assert hinge_d_loss(real, fake) == 0 and hinge_g_loss(fake) == 2.0
+
+
+def test_video_codebook_keeps_the_most_used_codes():
+    idx = torch.tensor([1, 1, 1, 7, 7, 3, 9, 9, 9, 9])
+    cb = VideoCodebook.from_indices(idx, codebook_size=16, max_codes=2)
+    assert cb.global_ids.tolist() == [9, 1] and cb.completion_token == 2

@@ -226,8 +226,9 @@ def _predict(transformer, tokens: torch.Tensor, unknown: torch.Tensor, config: I
     for w in tqdm(windows, desc="predict", unit="window", disable=len(windows) < 2):
         span = slice(w.start, w.stop)
         if unknown[span].any():
+            # Positions are relative to the window, as in training (windows start anywhere there).
             tokens[span] = predict_tokens(
-                transformer, tokens[span], unknown[span], config.decode_steps, config.temperature, generator, w.start
+                transformer, tokens[span], unknown[span], config.decode_steps, config.temperature, generator
             )
             unknown[span] = False  # predictions become context for the next window
     return tokens

@@ -21,7 +21,6 @@ def predict_tokens(
     steps: int = 8,
     temperature: float = 1.0,
     generator: torch.Generator | None = None,
-    frame_offset: int = 0,
 ) -> torch.Tensor:
     """Fill the unknown positions of one window of tokens.
 
@@ -32,7 +31,6 @@ def predict_tokens(
         steps: decoding steps; 1 = one-shot.
         temperature: sampling temperature; 0 = always take the most likely code.
         generator: randomness for sampling (fixed seed, same result).
-        frame_offset: absolute index of the window's first frame.
 
     Returns:
         (T, h, w) tokens with every unknown position filled by a real code.
@@ -45,7 +43,7 @@ def predict_tokens(
     for step in range(steps):
         if not remaining.any():
             break
-        logits = model(tokens[None], frame_offset)[0].float()  # (T, h, w, K)
+        logits = model(tokens[None])[0].float()  # (T, h, w, K)
         if temperature > 0:
             probs = torch.softmax(logits / temperature, dim=-1)
             choice = torch.multinomial(probs.flatten(0, 2), 1, generator=generator).view(tokens.shape)

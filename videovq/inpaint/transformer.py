@@ -93,18 +93,17 @@ class TokenTransformer(nn.Module):
     def completion_token(self) -> int:
         return self.num_codes
 
-    def forward(self, tokens: torch.Tensor, frame_offset: int = 0) -> torch.Tensor:
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         """tokens (B, T, h, w) long -> logits (B, T, h, w, num_codes).
 
         Args:
-            tokens: local indices, the completion token where unknown.
-            frame_offset: index of the first frame in the whole video (positions are absolute in time, so
-                overlapping windows agree about where they are).
+            tokens: local indices, the completion token where unknown. Frame positions are relative to the window:
+                training draws windows from anywhere in the video, so that is what the model knows.
         """
         b, t, h, w = tokens.shape
         if tokens.min() < 0 or tokens.max() > self.num_codes:
             raise ValueError(f"token indices must lie in [0, {self.num_codes}]")
-        x = self.embed(tokens) + self.pos(_positions(t, h, w, self.config.dim, frame_offset, tokens.device))[None]
+        x = self.embed(tokens) + self.pos(_positions(t, h, w, self.config.dim, tokens.device))[None]
         window = self.config.temporal_window
         mask = band_mask(t, window, tokens.device) if window and window < t else None
         for block in self.blocks:
@@ -116,10 +115,10 @@ def _axis_dim(dim: int) -> int:
     return 2 * max(4, dim // 6)  # even: half sin, half cos
 
 
-def _positions(t: int, h: int, w: int, dim: int, frame_offset: int, device) -> torch.Tensor:
+def _positions(t: int, h: int, w: int, dim: int, device) -> torch.Tensor:
     """(T, h, w, 3 * axis_dim): sinusoids of the frame, row and column index, concatenated."""
     a = _axis_dim(dim)
-    et = sinusoidal_embedding(torch.arange(t, device=device, dtype=torch.float32) + frame_offset, a)  # (T, a)
+    et = sinusoidal_embedding(torch.arange(t, device=device, dtype=torch.float32), a)  # (T, a)
     ey = sinusoidal_embedding(torch.arange(h, device=device, dtype=torch.float32), a)  # (h, a)
     ex = sinusoidal_embedding(torch.arange(w, device=device, dtype=torch.float32), a)  # (w, a)
     return torch.cat(

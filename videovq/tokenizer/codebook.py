@@ -35,7 +35,12 @@ class VideoCodebook:
 
     @classmethod
     def from_indices(
-        cls, indices: torch.Tensor, codebook_size: int, valid: torch.Tensor | None = None, min_count: int = 1
+        cls,
+        indices: torch.Tensor,
+        codebook_size: int,
+        valid: torch.Tensor | None = None,
+        min_count: int = 1,
+        max_codes: int | None = None,
     ) -> "VideoCodebook":
         """Collect the codes used at valid positions.
 
@@ -44,6 +49,8 @@ class VideoCodebook:
             codebook_size: size of the general codebank.
             valid: (...) bool, same shape; only valid positions count.
             min_count: drop codes used fewer times (rare codes are mostly noise at hole borders).
+            max_codes: keep at most this many, the most used; quantising with `allowed()` then maps every other
+                feature to its nearest kept code. A small vocabulary is what lets a per-video transformer learn.
         """
         flat = indices.reshape(-1).cpu()
         if valid is not None:
@@ -53,6 +60,8 @@ class VideoCodebook:
         if len(keep) == 0 and len(flat) > 0:  # min_count too strict for a tiny video: keep what there is
             keep = (counts > 0).nonzero().squeeze(1)
         order = counts[keep].argsort(descending=True, stable=True)
+        if max_codes is not None:
+            order = order[:max_codes]
         return cls(keep[order], counts[keep][order], codebook_size)
 
     @property

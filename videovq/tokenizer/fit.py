@@ -34,6 +34,7 @@ class VideoFitConfig:
         lr: Adam learning rate.
         refresh_every: steps between re-collections of the codes the video uses.
         min_count: codes used fewer times than this on the valid region are dropped from the video codebook.
+        max_codes: the video codebook keeps at most this many codes, the most used (None = all that are used).
         min_valid: a crop must have at least this share of valid pixels to be trained on.
         loss: loss weights.
     """
@@ -45,6 +46,7 @@ class VideoFitConfig:
     lr: float = 1e-4
     refresh_every: int = 50
     min_count: int = 1
+    max_codes: int | None = 256
     min_valid: float = 0.3
     loss: LossWeights = field(default_factory=LossWeights)
 
@@ -146,7 +148,8 @@ def fit_video_tokenizer(
 
     def refresh() -> VideoCodebook:
         indices, cells = encode_frames(model, frames, hole)
-        return VideoCodebook.from_indices(indices, model.quantizer.codebook_size, cells, config.min_count)
+        size = model.quantizer.codebook_size
+        return VideoCodebook.from_indices(indices, size, cells, config.min_count, config.max_codes)
 
     codebook = refresh()
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=config.lr)
