@@ -217,12 +217,17 @@ def _fit_transformer(tokens, unknown, codebook: VideoCodebook, tokenizer, config
     return fitted.model
 
 
+def _windows(num_frames: int, config: InpaintConfig):
+    """The temporal windows prediction and decoding both walk (an overlap >= the window is clamped to window - 1)."""
+    return temporal_windows(num_frames, config.window, min(config.overlap, config.window - 1))
+
+
 def _predict(transformer, tokens: torch.Tensor, unknown: torch.Tensor, config: InpaintConfig, seed: int) -> torch.Tensor:
     from tqdm import tqdm
 
     tokens, unknown = tokens.clone(), unknown.clone()
     generator = torch.Generator().manual_seed(seed)
-    windows = temporal_windows(tokens.shape[0], config.window, config.overlap)
+    windows = _windows(tokens.shape[0], config)
     for w in tqdm(windows, desc="predict", unit="window", disable=len(windows) < 2):
         span = slice(w.start, w.stop)
         if unknown[span].any():
@@ -240,7 +245,7 @@ def _decode(tokenizer: VQAutoencoder, indices: torch.Tensor, config: InpaintConf
     from tqdm import tqdm
 
     out = []
-    windows = temporal_windows(indices.shape[0], config.window, min(config.overlap, config.window - 1))
+    windows = _windows(indices.shape[0], config)
     for w in tqdm(windows, desc="decode", unit="window", disable=len(windows) < 2):
         video = tokenizer.decode_indices(indices[None, w.start : w.stop])  # (1, 3, t, Hp, Wp)
         out.append(tensor_to_frames(video[:, :, w.own_slice].cpu()))
@@ -312,17 +317,14 @@ def inpaint_video(
         check_output_path(side_by_side, inputs=[video, mask], overwrite=overwrite)
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise InputError(f"--device {device}: no CUDA device is visible; use --device cpu")
-    general = load_tokenizer(tokenizer or tokenizer_path(), device)
+    tokenizer = Path(tokenizer) if tokenizer else tokenizer_path()
+    general = load_tokenizer(tokenizer, device)
 
     # Load video and mask (the mask is checked against the video before any work).
     with open_video(video) as reader:
         info = reader.info
         hole = dilate_mask(load_mask(mask, info, resize=resize_mask), dilate)
-        frames = np.empty((info.num_frames, info.height, info.width, 3), np.uint8)
-        start = 0
-        for chunk in reader.chunks(32):  # straight into one array: no list of frames beside it
-            frames[start : start + len(chunk)] = chunk
-            start += len(chunk)
+        frames = reader.read_all()
     log(f"{info.describe()}; hole {hole.mean():.1%} of the pixels")
 
     work = Path(workdir) if workdir else output.with_name(f".{output.name}.work")
@@ -335,7 +337,7 @@ def inpaint_video(
             "size": [info.height, info.width],
             "dilate": dilate,
             "seed": seed,
-            "tokenizer": str(Path(tokenizer or tokenizer_path()).resolve()),
+            "tokenizer": str(tokenizer.resolve()),
             "config": dataclasses.asdict(config),
         },
         resume,

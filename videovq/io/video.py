@@ -71,10 +71,6 @@ def decord_available() -> bool:
     return True
 
 
-def is_frame_folder(path: str | Path) -> bool:
-    return Path(path).is_dir()
-
-
 def probe(path: str | Path) -> VideoInfo:
     """Describe a video file or frame folder; raises `InputError` for anything that is not a readable video."""
     path = Path(path)
@@ -82,7 +78,7 @@ def probe(path: str | Path) -> VideoInfo:
         raise InputError(f"{path}: no such file or folder; check the path")
     if path.is_dir():
         return _probe_folder(path)
-    return _probe_file(path)
+    return _probe_file(path)[0]
 
 
 def open_video(path: str | Path, backend: str = "auto") -> "VideoReader":
@@ -98,7 +94,7 @@ def open_video(path: str | Path, backend: str = "auto") -> "VideoReader":
 def read_video(path: str | Path) -> np.ndarray:
     """The whole video as `(T, H, W, 3)` uint8. Prefer `open_video(...)` for long videos."""
     with open_video(path) as reader:
-        return reader.read(0, len(reader))
+        return reader.read_all()
 
 
 class VideoReader:
@@ -114,13 +110,18 @@ class VideoReader:
             raise ValueError(f"backend={backend!r}: use 'auto', 'decord' or 'pyav'")
         if backend == "decord" and not decord_available():
             raise InputError("backend 'decord' requested but decord is not installed; pip install 'videovq[decord]'")
-        self.info = probe(path)
+        path = Path(path)
+        # Presentation timestamps of the frames (for PyAV seeking) come with probing a file: one demux pass.
+        self._seek_index: np.ndarray | None = None
+        if path.is_file():
+            self.info, self._seek_index = _probe_file(path)
+        else:
+            self.info = probe(path)
         self.path = self.info.path
         self.frame_files = _folder_frames(self.path) if self.path.is_dir() else None
         use_decord = backend == "decord" or (backend == "auto" and decord_available())
         self.backend = "frames" if self.frame_files is not None else ("decord" if use_decord else "pyav")
         self._decord = None
-        self._seek_index: np.ndarray | None = None  # presentation timestamps of frames, for PyAV seeking
 
     def __len__(self) -> int:
         return self.info.num_frames
@@ -153,6 +154,15 @@ class VideoReader:
                 raise _corrupt(self.path, f"decoding failed after frame {count} ({e})") from None
         if count < self.info.num_frames:
             raise _corrupt(self.path, f"only {count} of {self.info.num_frames} frames could be decoded")
+
+    def read_all(self) -> np.ndarray:
+        """Every frame, decoded in order straight into one `(T, H, W, 3)` array (no list of frames beside it)."""
+        out = np.empty((len(self), self.info.height, self.info.width, 3), np.uint8)
+        start = 0
+        for chunk in self.chunks(32):
+            out[start : start + len(chunk)] = chunk
+            start += len(chunk)
+        return out
 
     def chunks(self, size: int) -> Iterator[np.ndarray]:
         """Yield consecutive chunks `(size, H, W, 3)`; the last one may be shorter."""
@@ -208,7 +218,7 @@ class VideoReader:
             return self._read_pyav(idx)
 
     def _read_pyav(self, idx: list[int]) -> np.ndarray:
-        pts = self._pts_index()
+        pts = self._seek_index
         wanted = sorted(set(idx))
         frames: dict[int, np.ndarray] = {}
         with _open_container(self.path) as container:
@@ -236,11 +246,6 @@ class VideoReader:
         if missing:
             raise _corrupt(self.path, f"frames {missing[:5]} could not be decoded")
         return np.stack([frames[i] for i in idx])
-
-    def _pts_index(self) -> np.ndarray:
-        if self._seek_index is None:
-            self._seek_index = _packet_pts(self.path)
-        return self._seek_index
 
 
 class VideoWriter:
@@ -438,7 +443,8 @@ def _packet_pts(path: Path) -> np.ndarray:
     return np.sort(np.asarray(pts, dtype=np.int64))
 
 
-def _probe_file(path: Path) -> VideoInfo:
+def _probe_file(path: Path) -> tuple[VideoInfo, np.ndarray]:
+    """The file's `VideoInfo` and its frames' sorted presentation timestamps (counting them is what probing costs)."""
     with _open_container(path) as container:
         if not container.streams.video:
             raise InputError(f"{path}: has no video stream; pass a video file or a folder of frames")
@@ -448,12 +454,14 @@ def _probe_file(path: Path) -> VideoInfo:
         fps = stream.average_rate or stream.guessed_rate or stream.base_rate
         codec = stream.codec_context.name
         header_frames = stream.frames
-    num_frames = len(_packet_pts(path))
+    pts = _packet_pts(path)
+    num_frames = len(pts)
     if num_frames == 0 or not width or not height:
         raise InputError(f"{path}: the video has no frames; pass a non-empty video")
     if header_frames and num_frames < header_frames:
         raise _corrupt(path, f"the header lists {header_frames} frames but only {num_frames} are present")
-    return VideoInfo(path, num_frames, height, width, Fraction(fps) if fps else DEFAULT_FOLDER_FPS, has_audio, codec)
+    rate = Fraction(fps) if fps else DEFAULT_FOLDER_FPS
+    return VideoInfo(path, num_frames, height, width, rate, has_audio, codec), pts
 
 
 def _folder_frames(path: Path) -> list[Path]:
