@@ -107,15 +107,15 @@ def _add_inpaint(sub) -> None:
         "(docs/inpainting.md).",
     )
     p.add_argument("video", type=Path, metavar="VIDEO", help="input video file or frame folder")
-    _add_inpaint_options(p, mask_required=True)
+    _add_inpaint_options(p)
     p.add_argument("-o", "--output", type=Path, required=True, help="output video (.mp4, .mkv lossless, or a folder)")
     p.set_defaults(func=_run_inpaint)
 
 
-def _add_inpaint_options(p: argparse.ArgumentParser, mask_required: bool) -> None:
+def _add_inpaint_options(p: argparse.ArgumentParser) -> None:
     from videovq.inpaint.presets import PRESET_NAMES
 
-    p.add_argument("--mask", type=Path, required=mask_required, help="mask video, frame folder or image; non-zero = hole")
+    p.add_argument("--mask", type=Path, required=True, help="mask video, frame folder or image; non-zero = hole")
     p.add_argument("--preset", default="default", choices=PRESET_NAMES, help="speed/quality trade-off")
     p.add_argument("--dilate", type=int, default=0, help="grow the hole by this many pixels")
     p.add_argument("--resize-mask", action="store_true", help="resize a mask of another size to the video's")

@@ -18,7 +18,7 @@ from tqdm import tqdm
 from videovq.errors import InputError
 from videovq.io.atomic import write_bytes_atomic
 from videovq.io.masks import load_mask
-from videovq.io.video import IMAGE_SUFFIXES, open_video
+from videovq.io.video import IMAGE_SUFFIXES, open_video, probe
 
 METRICS = ("psnr", "ssim", "fvd", "warp", "flicker")
 DEFAULT_METRICS = ("psnr", "ssim", "warp", "flicker")
@@ -224,7 +224,7 @@ def evaluate(
         from videovq.metrics.fvd import I3DFeatureExtractor
 
         extractor = I3DFeatureExtractor(i3d, device=device)
-    total = sum(open_video(p.ref).info.num_frames for p in pairs)
+    total = sum(probe(p.ref).num_frames for p in pairs)  # for the progress bar's ETA
     videos = []
     with tqdm(total=total, desc="evaluate", unit="frame") as progress:
         for pair in pairs:

@@ -31,9 +31,7 @@ from videovq.io.atomic import atomic_output, write_bytes_atomic
 @dataclass
 class TrainerState:
     step: int
-    optimizer: dict[str, Any]
-    scheduler: dict[str, Any]
-    extra: dict[str, Any]
+    extra: dict[str, Any]  # what the loop saved beside the optimiser (e.g. a discriminator's optimiser state)
 
 
 def save_weights(path: str | Path, model: torch.nn.Module, config: Any, half: bool = False, overwrite: bool = True) -> Path:
@@ -136,7 +134,7 @@ def load_checkpoint(folder: Path, model: torch.nn.Module, optimizer, scheduler) 
     state = torch.load(folder / "trainer.pt", map_location="cpu", weights_only=True)
     optimizer.load_state_dict(state["optimizer"])
     scheduler.load_state_dict(state["scheduler"])
-    return TrainerState(state["step"], state["optimizer"], state["scheduler"], state.get("extra", {}))
+    return TrainerState(state["step"], state.get("extra", {}))
 
 
 def prepare_run_dir(run_dir: str | Path, config: Any, resume: bool, overwrite: bool) -> Path:
