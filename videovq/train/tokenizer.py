@@ -212,7 +212,7 @@ def _train_step(model, optimizer, scheduler, sampler, config: TokenizerTrainConf
         # Gradients are only synchronised on the last micro-step.
         sync = accelerator.no_sync(model) if micro < accum - 1 else contextlib.nullcontext()
         with sync, accelerator.autocast():
-            loss, values = generator_step(model, gan.disc if adversarial else None, batch, config)
+            loss, values, recon = generator_step(model, gan.disc if adversarial else None, batch, config)
             accelerator.backward(loss / accum)
         for name, value in values.items():
             totals[name] = totals.get(name, 0.0) + value / accum
@@ -222,9 +222,11 @@ def _train_step(model, optimizer, scheduler, sampler, config: TokenizerTrainConf
     scheduler.step()
     optimizer.zero_grad(set_to_none=True)
     if adversarial:
+        # The generator's backward also left gradients in the discriminator (through D(recon)): drop them, and
+        # judge the last micro-batch's reconstruction rather than running the tokenizer (and its EMA) again.
+        gan.optimizer.zero_grad(set_to_none=True)
         with accelerator.autocast():
-            recon = model(batch).recon.detach()
-            d_loss = discriminator_step(gan.disc, batch, recon)
+            d_loss = discriminator_step(gan.disc, batch, recon.detach())
         accelerator.backward(d_loss)
         gan.optimizer.step()
         gan.optimizer.zero_grad(set_to_none=True)
@@ -233,8 +235,13 @@ def _train_step(model, optimizer, scheduler, sampler, config: TokenizerTrainConf
     return totals
 
 
-def generator_step(model, disc, batch: torch.Tensor, config: TokenizerTrainConfig) -> tuple[torch.Tensor, dict]:
-    """The tokenizer's loss on one batch (+ the adversarial term once the discriminator is on)."""
+def generator_step(
+    model, disc, batch: torch.Tensor, config: TokenizerTrainConfig
+) -> tuple[torch.Tensor, dict, torch.Tensor]:
+    """The tokenizer's loss on one batch (+ the adversarial term once the discriminator is on).
+
+    Returns the loss to backpropagate, the values to log, and the reconstruction (for the discriminator step).
+    """
     loss = tokenizer_loss(model, batch, None, config.loss)
     total = loss.total
     values = {name: float(getattr(loss, name).detach()) for name in LOGGED}
@@ -243,7 +250,7 @@ def generator_step(model, disc, batch: torch.Tensor, config: TokenizerTrainConfi
         total = total + config.gan.weight * g_loss
         values["g_loss"] = float(g_loss.detach())
     values["total"] = float(total.detach())
-    return total, values
+    return total, values, loss.recon
 
 
 def discriminator_step(disc, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
