@@ -24,10 +24,10 @@ from videovq.metrics.psnr_ssim import frame_psnr, frame_ssim, nan_mean
 from videovq.tokenizer.autoencoder import load_tokenizer
 from videovq.tokenizer.fit import (
     VideoFitConfig,
+    decode_frames,
     encode_frames,
     fit_video_tokenizer,
     pad_frames,
-    tensor_to_frames,
 )
 from videovq.weights import tokenizer_path
 
@@ -38,12 +38,7 @@ def reconstruct(model, frames: np.ndarray, hole: np.ndarray | None = None, allow
     t, h, w = frames.shape[:3]
     hole = np.zeros((t, h, w), bool) if hole is None else hole
     indices, _ = encode_frames(model, *pad_frames(frames, hole, model.downsample), allowed, chunk)
-    out = []
-    for start in range(0, t, chunk):  # decode with one frame of context each side for the aggregation window
-        lo, hi = max(0, start - 1), min(t, start + chunk + 1)
-        dec = model.decode_indices(indices[None, lo:hi])
-        out.append(dec[:, :, start - lo : start - lo + min(chunk, t - start)])
-    return tensor_to_frames(torch.cat(out, dim=2))[:, :h, :w]
+    return decode_frames(model, indices, window=chunk + 2, overlap=2)[:, :h, :w]
 
 
 def scores(pred: np.ndarray, ref: np.ndarray, valid: np.ndarray | None = None) -> tuple[float, float]:

@@ -9,7 +9,7 @@ import torch
 from videovq.inpaint.fit import TransformerFitConfig, fit_transformer, pseudo_mask
 from videovq.inpaint.sampling import predict_tokens
 from videovq.inpaint.transformer import TokenTransformer, TransformerConfig
-from videovq.inpaint.windows import temporal_windows
+from videovq.windows import temporal_windows
 
 TINY = TransformerConfig(dim=32, depth=1, heads=2, dropout=0.0)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 
+import numpy as np
 import pytest
 import torch
 
@@ -166,3 +167,13 @@ def test_video_codebook_keeps_the_most_used_codes():
     idx = torch.tensor([1, 1, 1, 7, 7, 3, 9, 9, 9, 9])
     cb = VideoCodebook.from_indices(idx, codebook_size=16, max_codes=2)
     assert cb.global_ids.tolist() == [9, 1] and cb.completion_token == 2
+
+
+def test_windowed_decoding_stitches_every_frame_in_place():
+    from videovq.tokenizer.fit import decode_frames, tensor_to_frames
+
+    model = tiny_model(aggregation="attention").eval()  # aggregation is the identity at init: frames decode alone
+    indices = torch.randint(0, 64, (11, 4, 6))
+    with torch.no_grad():
+        whole = tensor_to_frames(model.decode_indices(indices[None]))
+    assert np.array_equal(decode_frames(model, indices, window=4, overlap=2), whole)

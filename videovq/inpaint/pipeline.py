@@ -24,15 +24,15 @@ from videovq.inpaint.presets import InpaintConfig
 from videovq.inpaint.propagation import propagate
 from videovq.inpaint.sampling import predict_tokens
 from videovq.inpaint.stages import StageStore
-from videovq.inpaint.windows import temporal_windows
+from videovq.windows import temporal_windows
 from videovq.tokenizer.autoencoder import VQAutoencoder
 from videovq.tokenizer.codebook import VideoCodebook
 from videovq.tokenizer.fit import (
     FittedTokenizer,
+    decode_frames,
     encode_frames,
     fit_video_tokenizer,
     pad_frames,
-    tensor_to_frames,
 )
 
 
@@ -121,7 +121,8 @@ def inpaint_frames(
 
     # 7. Decode with temporal aggregation and composite into the full-resolution frames.
     with _stage(result, "decode", log, "6/6 decode and composite"):
-        fill = _decode(tokenizer, codebook.to_global(tokens), config, work_frames.shape[1:3])
+        height, width = work_frames.shape[1:3]
+        fill = decode_frames(tokenizer, codebook.to_global(tokens), config.window, config.overlap)[:, :height, :width]
         result.frames = composite(filled, remaining, _resize_frames(fill, frames.shape[1:3]), config.feather, in_place=True)
     return result
 
@@ -217,17 +218,12 @@ def _fit_transformer(tokens, unknown, codebook: VideoCodebook, tokenizer, config
     return fitted.model
 
 
-def _windows(num_frames: int, config: InpaintConfig):
-    """The temporal windows prediction and decoding both walk (an overlap >= the window is clamped to window - 1)."""
-    return temporal_windows(num_frames, config.window, min(config.overlap, config.window - 1))
-
-
 def _predict(transformer, tokens: torch.Tensor, unknown: torch.Tensor, config: InpaintConfig, seed: int) -> torch.Tensor:
     from tqdm import tqdm
 
     tokens, unknown = tokens.clone(), unknown.clone()
     generator = torch.Generator().manual_seed(seed)
-    windows = _windows(tokens.shape[0], config)
+    windows = temporal_windows(tokens.shape[0], config.window, min(config.overlap, config.window - 1))
     for w in tqdm(windows, desc="predict", unit="window", disable=len(windows) < 2):
         span = slice(w.start, w.stop)
         if unknown[span].any():
@@ -237,19 +233,6 @@ def _predict(transformer, tokens: torch.Tensor, unknown: torch.Tensor, config: I
             )
             unknown[span] = False  # predictions become context for the next window
     return tokens
-
-
-@torch.no_grad()
-def _decode(tokenizer: VQAutoencoder, indices: torch.Tensor, config: InpaintConfig, size: tuple[int, int]) -> np.ndarray:
-    """Decode (T, h, w) general indices window by window (with context frames for the aggregation block)."""
-    from tqdm import tqdm
-
-    out = []
-    windows = _windows(indices.shape[0], config)
-    for w in tqdm(windows, desc="decode", unit="window", disable=len(windows) < 2):
-        video = tokenizer.decode_indices(indices[None, w.start : w.stop])  # (1, 3, t, Hp, Wp)
-        out.append(tensor_to_frames(video[:, :, w.own_slice].cpu()))
-    return np.concatenate(out)[:, : size[0], : size[1]]
 
 
 def describe_seconds(seconds: dict[str, float], num_frames: int) -> str:

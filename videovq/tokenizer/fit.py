@@ -20,6 +20,7 @@ from tqdm import tqdm
 from videovq.tokenizer.autoencoder import VQAutoencoder
 from videovq.tokenizer.codebook import VideoCodebook
 from videovq.tokenizer.losses import LossWeights, blank_hole, tokenizer_loss
+from videovq.windows import temporal_windows
 
 
 @dataclass
@@ -113,6 +114,22 @@ def encode_frames(
         cells.append((-F.max_pool2d(-valid[0].float()[:, None], f)[:, 0] > 0.5).cpu())
     model.train(was_training)
     return torch.cat(indices), torch.cat(cells)
+
+
+@torch.no_grad()
+def decode_frames(model: VQAutoencoder, indices: torch.Tensor, window: int = 16, overlap: int = 2) -> np.ndarray:
+    """Decode (T, h, w) general-codebank indices to uint8 (T, H, W, 3), window by window.
+
+    Overlapping windows give the aggregation block neighbouring frames at every window edge, and memory stays flat
+    in video length. The aggregation block's time positions restart in each window, so near window edges the result
+    can differ slightly from decoding the whole clip at once.
+    """
+    out = []
+    device = next(model.parameters()).device
+    for w in temporal_windows(indices.shape[0], window, min(overlap, window - 1)):
+        video = model.decode_indices(indices[None, w.start : w.stop].to(device))  # (1, 3, t, H, W)
+        out.append(tensor_to_frames(video[:, :, w.own_slice].cpu()))
+    return np.concatenate(out)
 
 
 def fit_video_tokenizer(
