@@ -47,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_preview(sub)
     _add_evaluate(sub)
     _add_train(sub)
+    _add_generate(sub)
     return parser
 
 
@@ -220,7 +221,9 @@ def _run_evaluate(args) -> int:
 
 # -- train ----------------------------------------------------------------------------------------------------------
 def _add_train(sub) -> None:
-    p = sub.add_parser("train", help="train a model (tokenizer)", formatter_class=_HelpFormatter)
+    p = sub.add_parser(
+        "train", help="train a model (tokenizer, image LDM, video LDM)", formatter_class=_HelpFormatter
+    )
     tsub = p.add_subparsers(dest="model", metavar="MODEL", required=True)
     tok = _subparser(
         tsub,
@@ -232,6 +235,16 @@ def _add_train(sub) -> None:
     )
     _add_train_options(tok)
     tok.set_defaults(func=_run_train_tokenizer)
+    for name, (_, _, _, help) in DIFFUSION_TRAINERS.items():
+        stage = _subparser(
+            tsub,
+            name,
+            help,
+            f"{help[0].upper()}{help[1:]}. Same data sources, launch and resume options as `videovq train tokenizer` "
+            "(docs/video_ldm.md has the commands that made the shipped models).",
+        )
+        _add_train_options(stage)
+        stage.set_defaults(func=_run_train_diffusion)
 
 
 def _add_train_options(p: argparse.ArgumentParser) -> None:
@@ -254,6 +267,100 @@ def _run_train_tokenizer(args) -> int:
     if int(os.environ.get("RANK", "0")) == 0:  # one line, not one per process under accelerate launch
         print(f"tokenizer weights: {final}")
     return 0
+
+
+# name -> (module, function, config class, help)
+DIFFUSION_TRAINERS = {
+    "image-autoencoder": (
+        "videovq.vldm.train_image", "train_image_autoencoder", "ImageAutoencoderTrainConfig",
+        "train the image LDM's AutoencoderKL (stage 1 of the shipped image LDM)",
+    ),
+    "image-ldm": (
+        "videovq.vldm.train_image", "train_image_unet", "ImageUNetTrainConfig",
+        "train the image LDM's UNet2DModel on a trained autoencoder's latents (stage 2)",
+    ),
+    "vldm": (
+        "videovq.vldm.train_video", "train_video_ldm", "VideoLDMTrainConfig",
+        "train the temporal layers of a frozen image LDM on video (the video LDM)",
+    ),
+}  # fmt: skip
+
+
+def _run_train_diffusion(args) -> int:
+    import importlib
+
+    from videovq.config import load_config
+
+    module_name, function, config_class, _ = DIFFUSION_TRAINERS[args.model]
+    module = importlib.import_module(module_name)
+    config = load_config(getattr(module, config_class), args.config, args.set)
+    final = getattr(module, function)(config, args.data, args.run_dir, args.resume, args.overwrite, args.time_limit, args.cpu)
+    if int(os.environ.get("RANK", "0")) == 0:  # one line, not one per process under accelerate launch
+        print(f"model: {final}" if final.exists() else f"stopped early; continue with --resume (run: {args.run_dir})")
+    return 0
+
+
+# -- generate -------------------------------------------------------------------------------------------------------
+def _add_generate(sub) -> None:
+    p = _subparser(
+        sub,
+        "generate",
+        "generate a video with a video LDM (a frozen image LDM + trained temporal layers)",
+        "Samples --frames frames with DDIM; clips longer than the model's training length are continued from the last "
+        "--context-frames frames, and --context VIDEO makes the model continue a given clip. --independent-frames "
+        "samples every frame on its own with the image model (the baseline the temporal layers improve on).",
+    )
+    p.add_argument("--model", type=Path, help="video LDM folder (RUN/model of `videovq train vldm`); default: shipped")
+    p.add_argument("--image-model", help="image LDM diffusers folder; default: the one the model was trained on")
+    p.add_argument("--frames", type=int, default=16, help="frames to generate")
+    p.add_argument("--steps", type=int, default=50, help="DDIM steps per chunk")
+    p.add_argument("--context", type=Path, help="video whose first frames the output continues")
+    p.add_argument("--context-frames", type=int, default=2, help="frames each new chunk is conditioned on")
+    p.add_argument("--prompt", help="text prompt (text-conditioned image models only)")
+    p.add_argument("--guidance", type=float, default=7.5, help="classifier-free guidance scale for --prompt")
+    p.add_argument("--independent-frames", action="store_true", help="baseline: sample every frame independently")
+    p.add_argument("--seed", type=int, default=0, help="seed of all noise")
+    p.add_argument("--fps", type=float, default=8.0, help="frame rate of the output")
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("-o", "--output", type=Path, required=True, help="output video (.mp4, .mkv or a folder)")
+    p.add_argument("--contact-sheet", type=Path, help="also write a PNG of evenly spaced frames here")
+    p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    p.set_defaults(func=_run_generate)
+
+
+def _run_generate(args) -> int:
+    from videovq.io.atomic import check_output_path
+    from videovq.io.preview import contact_sheet, save_png
+    from videovq.io.video import read_video, write_video
+    from videovq.vldm.pipeline import generate, load_video_ldm
+    from videovq.weights import vldm_path
+
+    if args.frames < 1 or args.steps < 1:
+        raise InputError(f"--frames {args.frames} and --steps {args.steps} must be at least 1")
+    for path in (args.output, args.contact_sheet):
+        if path is not None:
+            check_output_path(path, [args.context] if args.context else [], args.overwrite)
+    vldm = load_video_ldm(args.model or vldm_path(), args.image_model, _device(args.device))
+    context = None
+    if args.context is not None:
+        context = read_video(args.context).frames[: args.context_frames]
+    frames = generate(
+        vldm, args.frames, args.steps, args.seed, context_video=context, context_frames=args.context_frames,
+        prompt=args.prompt, guidance_scale=args.guidance, independent_frames=args.independent_frames,
+        show_progress=True,
+    )
+    print(f"wrote {write_video(args.output, frames, args.fps, overwrite=args.overwrite)}")
+    if args.contact_sheet is not None:
+        print(f"wrote {save_png(args.contact_sheet, contact_sheet([frames], num_columns=8), args.overwrite)}")
+    return 0
+
+
+def _device(name: str) -> str:
+    import torch
+
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise InputError(f"--device {name}: no CUDA GPU is visible to torch here; use --device cpu")
+    return name
 
 
 # -- preview --------------------------------------------------------------------------------------------------------

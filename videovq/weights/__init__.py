@@ -15,3 +15,14 @@ def tokenizer_path() -> Path:
             "--tokenizer DIR with weights from `videovq train tokenizer`"
         )
     return path
+
+
+def vldm_path() -> Path:
+    """Folder of the shipped video LDM's temporal layers (temporal.safetensors + config.yaml)."""
+    path = Path(str(resources.files("videovq.weights").joinpath("vldm")))
+    if not (path / "temporal.safetensors").exists():
+        raise InputError(
+            f"{path}: the shipped video LDM is missing from this installation; reinstall videovq or pass --model DIR "
+            "with weights from `videovq train vldm`"
+        )
+    return path

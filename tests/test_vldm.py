@@ -1,0 +1,287 @@
+"""Video LDM: inflation keeps the image model, training touches only temporal weights, generation and its CLI."""
+
+from __future__ import annotations
+
+import copy
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from einops import rearrange
+from safetensors.torch import load_file
+
+from videovq.cli import main
+from videovq.config import load_config
+from videovq.errors import InputError
+from videovq.vldm.inflate import (
+    TemporalConfig,
+    freeze_spatial,
+    inflate,
+    load_temporal_state_dict,
+    spatial_state_dict,
+    temporal_parameters,
+    temporal_state_dict,
+)
+from videovq.vldm.models import AutoencoderKLConfig, ImageLDM, UNetConfig, build_autoencoder, build_unet, load_image_ldm, make_scheduler, save_image_ldm
+from videovq.vldm.pipeline import generate, load_video_ldm
+from videovq.vldm.train_image import (
+    ImageAutoencoderTrainConfig,
+    ImageUNetTrainConfig,
+    train_image_autoencoder,
+    train_image_unet,
+)
+from videovq.vldm.train_video import VideoLDMTrainConfig, train_video_ldm
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIGS = ROOT / "configs" / "vldm"
+DATA = ["procedural"]
+
+
+def tiny_unet(conditional: bool = False):
+    torch.manual_seed(0)
+    if conditional:
+        from diffusers import UNet2DConditionModel
+
+        return UNet2DConditionModel(
+            sample_size=8, in_channels=4, out_channels=4, block_out_channels=(16, 32), layers_per_block=1,
+            down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
+            norm_num_groups=8, cross_attention_dim=16, attention_head_dim=8,
+        )  # fmt: skip
+    return build_unet(UNetConfig([16, 32], 1, [False, True], 8, 8), 4, 8)
+
+
+def per_frame(unet, x: torch.Tensor, t: torch.Tensor, **kwargs) -> torch.Tensor:
+    frames = x.shape[2]
+    out = unet(rearrange(x, "b c t h w -> (b t) c h w"), t.repeat_interleave(frames), **kwargs).sample
+    return rearrange(out, "(b t) c h w -> b c t h w", t=frames)
+
+
+def perturb_temporal(video) -> None:
+    """Move every temporal weight away from its initial value (alpha 1 -> 0.4), as training would."""
+    with torch.no_grad():
+        for name, p in temporal_parameters(video).items():
+            p.copy_(torch.full_like(p, 0.4) if name.endswith("temporal_mix.raw") else p + 0.05 * torch.randn_like(p))
+
+
+@pytest.fixture(scope="module")
+def tiny_image_ldm(tmp_path_factory) -> Path:
+    """A randomly initialised image LDM saved as a diffusers folder (unet/, vae/, scheduler/)."""
+    torch.manual_seed(0)
+    vae = build_autoencoder(AutoencoderKLConfig([8, 8], 1, 4, 4), 16)
+    folder = tmp_path_factory.mktemp("image_ldm")
+    return save_image_ldm(ImageLDM(tiny_unet(), vae, make_scheduler()), folder)
+
+
+def tiny_vldm_config(image_model: Path, *overrides: str) -> VideoLDMTrainConfig:
+    return load_config(VideoLDMTrainConfig, CONFIGS / "tiny_vldm.yaml", [f"image_model={image_model}", *overrides])
+
+
+@pytest.fixture(scope="module")
+def tiny_vldm(tiny_image_ldm, tmp_path_factory) -> Path:
+    run = tmp_path_factory.mktemp("vldm") / "run"
+    return train_video_ldm(tiny_vldm_config(tiny_image_ldm, "steps=2"), DATA, run)
+
+
+# -- inflation ------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("conditional", [False, True])
+def test_inflated_unet_equals_the_image_unet_frame_by_frame(conditional):
+    image = tiny_unet(conditional)
+    video = inflate(copy.deepcopy(image))
+    x, t = torch.randn(2, 4, 5, 8, 8), torch.tensor([10, 700])
+    kwargs = {"encoder_hidden_states": torch.randn(2, 3, 16)} if conditional else {}
+    with torch.no_grad():
+        got = video(x, t, **kwargs)
+        ref_kwargs = {k: v.repeat_interleave(5, dim=0) for k, v in kwargs.items()}
+        expected = per_frame(image, x, t, **ref_kwargs)
+    torch.testing.assert_close(got, expected, rtol=0, atol=1e-6)
+
+
+def test_temporal_layers_are_inserted_after_every_spatial_layer():
+    video = inflate(tiny_unet(), TemporalConfig(heads=2))
+    wrapped = [m for m in video.modules() if hasattr(m, "temporal_mix")]
+    image = tiny_unet()
+    resnets = sum(len(b.resnets) for b in [*image.down_blocks, image.mid_block, *image.up_blocks])
+    attentions = sum(len(getattr(b, "attentions", None) or []) for b in [*image.down_blocks, image.mid_block, *image.up_blocks])
+    assert len(wrapped) == resnets + attentions
+    assert all(m.temporal_mix.alpha.item() == 1.0 for m in wrapped)
+
+
+def test_trained_temporal_layers_mix_frames_but_a_single_frame_is_the_image_model():
+    image = tiny_unet()
+    video = inflate(copy.deepcopy(image))
+    perturb_temporal(video)
+    t = torch.tensor([300])
+    with torch.no_grad():
+        x = torch.randn(1, 4, 4, 8, 8)
+        assert not torch.allclose(video(x, t), per_frame(image, x, t), atol=1e-4)
+        # Changing frame 3 now changes frame 0's prediction: information flows along time.
+        y = x.clone()
+        y[:, :, 3] += 1
+        assert not torch.allclose(video(x, t)[:, :, 0], video(y, t)[:, :, 0], atol=1e-5)
+        one = torch.randn(3, 4, 1, 8, 8)
+        torch.testing.assert_close(video(one, torch.tensor([5, 50, 500])), per_frame(image, one, torch.tensor([5, 50, 500])), rtol=0, atol=1e-6)
+
+
+def test_context_conditioning_reaches_the_prediction():
+    video = inflate(tiny_unet())
+    perturb_temporal(video)
+    with torch.no_grad():
+        for m in video.modules():
+            if getattr(m, "temporal_condition", None) is not None:
+                m.temporal_condition.weight.normal_(0, 0.1)
+        x, t = torch.randn(1, 4, 4, 8, 8), torch.tensor([300])
+        mask = torch.tensor([[True, False, False, False]])
+        a = video(x, t, context=torch.randn_like(x), context_mask=mask)
+        b = video(x, t, context=torch.randn_like(x), context_mask=mask)
+    assert not torch.allclose(a[:, :, 1:], b[:, :, 1:], atol=1e-5)
+
+
+def test_temporal_state_dict_round_trip_and_mismatch_error():
+    video = inflate(tiny_unet())
+    perturb_temporal(video)
+    state = temporal_state_dict(video)
+    assert state and all("temporal_" in k for k in state)
+    fresh = inflate(tiny_unet())
+    load_temporal_state_dict(fresh, state)
+    x, t = torch.randn(1, 4, 3, 8, 8), torch.tensor([100])
+    with torch.no_grad():
+        torch.testing.assert_close(fresh(x, t), video(x, t))
+    other = inflate(tiny_unet(), TemporalConfig(attention=False))
+    with pytest.raises(InputError, match="do not fit"):
+        load_temporal_state_dict(other, state)
+
+
+def test_freeze_spatial_leaves_only_temporal_parameters_trainable():
+    video = freeze_spatial(inflate(tiny_unet()))
+    trainable = {n for n, p in video.named_parameters() if p.requires_grad}
+    assert trainable == set(temporal_parameters(video))
+
+
+# -- loading a user's image model ---------------------------------------------------------------------------------
+def test_load_image_ldm_names_the_missing_part(tiny_image_ldm, tmp_path):
+    ldm = load_image_ldm(tiny_image_ldm)
+    assert ldm.unet.__class__.__name__ == "UNet2DModel" and not ldm.text_conditioned
+    broken = tmp_path / "no_vae"
+    import shutil
+
+    shutil.copytree(tiny_image_ldm, broken)
+    shutil.rmtree(broken / "vae")
+    with pytest.raises(InputError, match="no vae/"):
+        load_image_ldm(broken)
+    with pytest.raises(InputError, match="no such image model folder"):
+        load_image_ldm(tmp_path / "nowhere")
+
+
+def test_text_conditioned_model_without_text_encoder_is_a_clear_error(tmp_path):
+    torch.manual_seed(0)
+    vae = build_autoencoder(AutoencoderKLConfig([8, 8], 1, 4, 4), 16)
+    folder = save_image_ldm(ImageLDM(tiny_unet(conditional=True), vae, make_scheduler()), tmp_path / "sd")
+    with pytest.raises(InputError, match="no text_encoder/"):
+        load_image_ldm(folder)
+
+
+# -- training -------------------------------------------------------------------------------------------------------
+def test_image_ldm_trainers_write_a_loadable_diffusers_folder(tmp_path):
+    ae_config = load_config(ImageAutoencoderTrainConfig, CONFIGS / "tiny_image_autoencoder.yaml")
+    ae = train_image_autoencoder(ae_config, DATA, tmp_path / "ae")
+    unet_config = load_config(ImageUNetTrainConfig, CONFIGS / "tiny_image_ldm.yaml", [f"autoencoder={ae}"])
+    final = train_image_unet(unet_config, DATA, tmp_path / "unet")
+    ldm = load_image_ldm(final)
+    assert ldm.vae.config.scaling_factor != 1.0  # set from the latents' spread
+    assert ldm.unet.config.sample_size == 8
+    assert (tmp_path / "unet" / "log.jsonl").read_text().count('"mse"') == 2
+
+
+def test_training_changes_temporal_weights_only(tiny_image_ldm, tiny_vldm):
+    image = load_image_ldm(tiny_image_ldm)
+    expected = {f"unet.{k}": v for k, v in image.unet.state_dict().items()}
+    vldm = load_video_ldm(tiny_vldm)
+    spatial = spatial_state_dict(vldm.unet)
+    assert spatial.keys() == expected.keys()
+    for name, value in expected.items():
+        assert torch.equal(spatial[name], value), f"spatial weight {name} changed in training"
+    fresh = temporal_state_dict(inflate(copy.deepcopy(image.unet)))
+    trained = temporal_state_dict(vldm.unet)
+    assert any(not torch.equal(trained[k], fresh[k]) for k in fresh if "temporal_layer" in k)
+
+
+def test_vldm_resume_after_sigkill_reaches_the_same_weights(tiny_image_ldm, tmp_path):
+    steps = "steps=12"
+    reference = train_video_ldm(tiny_vldm_config(tiny_image_ldm, steps), DATA, tmp_path / "straight")
+    expected = load_file(str(reference / "temporal.safetensors"))
+    run = tmp_path / "killed"
+    cmd = [
+        sys.executable, "-m", "videovq", "train", "vldm", "--config", str(CONFIGS / "tiny_vldm.yaml"), "--data", *DATA,
+        "--run-dir", str(run), "--set", f"image_model={tiny_image_ldm}", "--set", steps,
+    ]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    latest = run / "checkpoints" / "latest"
+    deadline = time.time() + 120
+    while not latest.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    killed_at = latest.read_text()
+    assert killed_at != "step_0000012", "the run finished before it could be killed; make it longer"
+    assert set(load_file(str(run / "checkpoints" / killed_at / "model.safetensors"))) == set(expected)  # temporal only
+    resumed = train_video_ldm(tiny_vldm_config(tiny_image_ldm, steps), DATA, run, resume=True)
+    got = load_file(str(resumed / "temporal.safetensors"))
+    for name in expected:
+        assert torch.equal(got[name], expected[name]), f"{name} differs after resuming from {killed_at}"
+
+
+# -- generation -----------------------------------------------------------------------------------------------------
+def test_generate_extends_past_the_training_length(tiny_vldm):
+    vldm = load_video_ldm(tiny_vldm)
+    assert vldm.config.clip_len == 4
+    video = generate(vldm, 7, steps=3, seed=1, context_frames=2)
+    assert video.shape == (7, 16, 16, 3) and video.dtype == np.uint8
+    again = generate(vldm, 7, steps=3, seed=1, context_frames=2)
+    np.testing.assert_array_equal(video, again)
+
+
+def test_independent_frames_baseline_is_the_image_model_per_frame(tiny_vldm, tiny_image_ldm):
+    vldm = load_video_ldm(tiny_vldm)
+    video = generate(vldm, 3, steps=2, seed=4, independent_frames=True)
+    # The same sampler over the plain image UNet (3 images in a batch) gives the same frames.
+    from videovq.vldm.pipeline import decode_latents, sample_latents
+
+    image = load_image_ldm(tiny_image_ldm)
+
+    def image_unet(x, t, **_):
+        return rearrange(image.unet(rearrange(x, "b c 1 h w -> b c h w"), t).sample, "b c h w -> b c 1 h w")
+
+    latents = sample_latents(image_unet, image.scheduler.config, (3, 4, 1, 8, 8), 2, torch.Generator().manual_seed(4), "cpu")
+    expected = decode_latents(vldm, rearrange(latents, "t c 1 h w -> 1 c t h w"))
+    assert np.abs(video.astype(int) - expected.astype(int)).max() <= 1
+
+
+def test_generate_continues_a_context_clip(tiny_vldm):
+    vldm = load_video_ldm(tiny_vldm)
+    context = np.random.default_rng(0).integers(0, 255, (2, 16, 16, 3), dtype=np.uint8)
+    video = generate(vldm, 6, steps=2, seed=0, context_video=context, context_frames=2)
+    assert video.shape == (6, 16, 16, 3)
+    # The given frames come back as the VAE reconstructs them.
+    from videovq.vldm.pipeline import _encode_context, decode_latents
+
+    np.testing.assert_array_equal(video[:2], decode_latents(vldm, _encode_context(vldm, context, "cpu")))
+    with pytest.raises(InputError, match="resize"):
+        generate(vldm, 6, steps=2, context_video=np.zeros((2, 8, 8, 3), np.uint8))
+    with pytest.raises(InputError, match="at most 2"):
+        generate(vldm, 6, steps=2, context_frames=3)
+
+
+def test_generate_cli_writes_video_and_contact_sheet(tiny_vldm, tmp_path, capsys):
+    out, sheet = tmp_path / "gen.mp4", tmp_path / "gen.png"
+    args = ["generate", "--model", str(tiny_vldm), "--frames", "5", "--steps", "2", "-o", str(out), "--contact-sheet", str(sheet)]
+    assert main(args) == 0
+    assert out.exists() and sheet.exists()
+    assert main(args) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert main(["generate", "--model", str(tmp_path), "-o", str(tmp_path / "x.mp4")]) == 2
+    assert "temporal.safetensors" in capsys.readouterr().err

@@ -1,0 +1,126 @@
+"""The step loop the diffusion-side trainers share: steps, progress/ETA, logs, checkpoints, time limit, resume.
+
+Each trainer builds its models and a `step(step) -> dict of logged values` function; this runs it. What goes into
+a checkpoint is given as objects with ``state_dict()`` / ``load_state_dict()`` (a module, or a view of part of one
+such as the temporal layers of an inflated UNet), so a run can save only what it trains.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from videovq.train.checkpoint import latest_checkpoint, load_checkpoint, load_weights, save_checkpoint
+from videovq.train.common import TrainLog
+
+
+def resume_from(run: Path, resume: bool, model: Any, optimizer, scheduler, extras: dict[str, Any]) -> int:
+    """Load the newest checkpoint of `run` into the given objects (when resuming); returns the step to start at."""
+    checkpoint = latest_checkpoint(run) if resume else None
+    if checkpoint is None:
+        return 0
+    state = load_checkpoint(checkpoint, model, optimizer, scheduler)
+    for name, obj in extras.items():
+        load_weights(obj, checkpoint / f"{name}.safetensors")
+    return state.step
+
+
+def run_steps(
+    step_fn: Callable[[int], dict[str, float]],
+    *,
+    accelerator,
+    run: Path,
+    config: Any,
+    start: int,
+    saved: Any,
+    optimizer,
+    scheduler,
+    extras: dict[str, Any] | None = None,
+    desc: str,
+    time_limit_minutes: float | None = None,
+) -> bool:
+    """Run steps `start`..`config.steps`, checkpointing every `config.checkpoint_every` and at the end.
+
+    Args:
+        step_fn: does one optimiser step and returns the values to log.
+        saved: what the checkpoint's model.safetensors holds (object with state_dict()).
+        extras: further objects saved beside it as NAME.safetensors (an EMA, a discriminator).
+
+    Returns:
+        True when all steps ran, False when the time limit stopped the run early (resume later).
+    """
+    log = TrainLog(run, start, config.steps, accelerator.is_main_process, desc)
+    deadline = time.time() + 60 * time_limit_minutes if time_limit_minutes else None
+    step = start
+    while step < config.steps:
+        values = step_fn(step)
+        values["lr"] = scheduler.get_last_lr()[0]
+        step += 1
+        log.update(step, values, write=step % config.log_every == 0 or step == config.steps)
+        out_of_time = deadline is not None and time.time() > deadline
+        if step % config.checkpoint_every == 0 or step == config.steps or out_of_time:
+            if accelerator.is_main_process:
+                save_checkpoint(
+                    run, step, saved, config, optimizer, scheduler, keep=config.keep_checkpoints, modules=extras or {}
+                )
+            accelerator.wait_for_everyone()
+        if out_of_time:
+            log.message(f"time limit reached at step {step}/{config.steps}; continue with --resume")
+            log.close()
+            return False
+    log.close()
+    return True
+
+
+def batch_summary(batch_size: int, grad_accum: int, processes: int, unit: str = "clips") -> str:
+    """The effective batch, spelled out, for the first log line."""
+    return (
+        f"batch {batch_size} x {grad_accum} accumulation x {processes} processes = "
+        f"{batch_size * grad_accum * processes} {unit} per step"
+    )
+
+
+class EMA:
+    """Exponential moving average of some parameters (the weights we ship are the average, not the last step's).
+
+    Args:
+        named_parameters: ``{name: parameter}`` to follow.
+        decay: weight of the old average per step; warmed up as ``min(decay, (1 + n) / (10 + n))`` so early
+            averages are not dominated by the random initialisation.
+    """
+
+    def __init__(self, named_parameters: dict[str, torch.nn.Parameter], decay: float):
+        self.params = named_parameters
+        self.decay = decay
+        self.updates = 0
+        self.shadow = {name: p.detach().clone().float() for name, p in named_parameters.items()}
+
+    @torch.no_grad()
+    def update(self) -> None:
+        self.updates += 1
+        decay = min(self.decay, (1 + self.updates) / (10 + self.updates))
+        for name, p in self.params.items():
+            self.shadow[name].lerp_(p.detach().float(), 1 - decay)
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return {**self.shadow, "__updates__": torch.tensor(self.updates)}
+
+    def load_state_dict(self, state: dict[str, torch.Tensor], strict: bool = True):
+        state = dict(state)
+        self.updates = int(state.pop("__updates__", torch.tensor(0)))
+        missing = sorted(set(self.shadow) - set(state))
+        unexpected = sorted(set(state) - set(self.shadow))
+        if strict and (missing or unexpected):
+            raise KeyError(f"EMA state does not match: missing {missing[:3]}, unexpected {unexpected[:3]}")
+        for name, value in state.items():
+            if name in self.shadow:
+                self.shadow[name].copy_(value)
+        return torch.nn.modules.module._IncompatibleKeys(missing, unexpected)
+
+    @torch.no_grad()
+    def copy_to(self, named_parameters: dict[str, torch.nn.Parameter]) -> None:
+        for name, p in named_parameters.items():
+            p.copy_(self.shadow[name].to(p.dtype))

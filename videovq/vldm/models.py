@@ -1,0 +1,238 @@
+"""The image latent diffusion model the video LDM starts from: build a small one, or load a user's from a folder.
+
+An image LDM is a diffusers folder with ``unet/``, ``vae/`` and ``scheduler/`` (and ``text_encoder/`` +
+``tokenizer/`` for text-conditioned models such as Stable Diffusion). The small model we ship is saved in the same
+layout, so the shipped model and a user's SD checkpoint go through the same code. Nothing is ever downloaded:
+every part is read with ``local_files_only=True``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from videovq.errors import InputError
+
+SHIPPED = "shipped"
+
+
+@dataclass
+class AutoencoderKLConfig:
+    """A small diffusers `AutoencoderKL` (downsampling 2^(levels-1)).
+
+    Args:
+        block_out_channels: channels per level.
+        layers_per_block: resnets per level.
+        latent_channels: channels of the latent.
+        norm_num_groups: GroupNorm groups (divides every channel count).
+        mid_block_attention: self-attention in the middle block.
+    """
+
+    block_out_channels: list[int] = field(default_factory=lambda: [32, 64, 64])
+    layers_per_block: int = 1
+    latent_channels: int = 4
+    norm_num_groups: int = 16
+    mid_block_attention: bool = False
+
+
+@dataclass
+class UNetConfig:
+    """A small diffusers `UNet2DModel` over latents.
+
+    Args:
+        block_out_channels: channels per level.
+        layers_per_block: resnets per level.
+        attention_levels: which levels have spatial self-attention.
+        attention_head_dim: channels per attention head.
+        norm_num_groups: GroupNorm groups.
+        num_class_embeds: classes for a class-conditional model (None = unconditional).
+    """
+
+    block_out_channels: list[int] = field(default_factory=lambda: [64, 128, 192])
+    layers_per_block: int = 1
+    attention_levels: list[bool] = field(default_factory=lambda: [False, True, True])
+    attention_head_dim: int = 32
+    norm_num_groups: int = 32
+    num_class_embeds: int | None = None
+
+
+def build_autoencoder(config: AutoencoderKLConfig, image_size: int):
+    from diffusers import AutoencoderKL
+
+    levels = len(config.block_out_channels)
+    return AutoencoderKL(
+        in_channels=3,
+        out_channels=3,
+        down_block_types=("DownEncoderBlock2D",) * levels,
+        up_block_types=("UpDecoderBlock2D",) * levels,
+        block_out_channels=tuple(config.block_out_channels),
+        layers_per_block=config.layers_per_block,
+        latent_channels=config.latent_channels,
+        norm_num_groups=config.norm_num_groups,
+        sample_size=image_size,
+        scaling_factor=1.0,  # set from the latents' spread after training (see train_image_autoencoder)
+        mid_block_add_attention=config.mid_block_attention,
+    )
+
+
+def build_unet(config: UNetConfig, latent_channels: int, latent_size: int):
+    from diffusers import UNet2DModel
+
+    if len(config.attention_levels) != len(config.block_out_channels):
+        raise InputError(
+            f"attention_levels has {len(config.attention_levels)} entries for {len(config.block_out_channels)} "
+            "levels; give one per entry of block_out_channels"
+        )
+    down = tuple("AttnDownBlock2D" if a else "DownBlock2D" for a in config.attention_levels)
+    up = tuple("AttnUpBlock2D" if a else "UpBlock2D" for a in reversed(config.attention_levels))
+    return UNet2DModel(
+        sample_size=latent_size,
+        in_channels=latent_channels,
+        out_channels=latent_channels,
+        down_block_types=down,
+        up_block_types=up,
+        block_out_channels=tuple(config.block_out_channels),
+        layers_per_block=config.layers_per_block,
+        attention_head_dim=config.attention_head_dim,
+        norm_num_groups=config.norm_num_groups,
+        num_class_embeds=config.num_class_embeds,
+    )
+
+
+def make_scheduler(num_train_timesteps: int = 1000):
+    """The training noise schedule (Stable Diffusion's scaled-linear betas, epsilon prediction)."""
+    from diffusers import DDPMScheduler
+
+    return DDPMScheduler(
+        num_train_timesteps=num_train_timesteps,
+        beta_start=0.00085,
+        beta_end=0.012,
+        beta_schedule="scaled_linear",
+        clip_sample=False,
+    )
+
+
+@dataclass
+class ImageLDM:
+    """The parts of an image LDM. `text_encoder`/`tokenizer` only for text-conditioned models."""
+
+    unet: Any
+    vae: Any
+    scheduler: Any
+    text_encoder: Any = None
+    tokenizer: Any = None
+    path: Path | None = None
+
+    @property
+    def latent_scale(self) -> float:
+        return float(self.vae.config.scaling_factor)
+
+    @property
+    def text_conditioned(self) -> bool:
+        return self.unet.__class__.__name__ == "UNet2DConditionModel"
+
+    def to(self, device: torch.device | str, dtype: torch.dtype = torch.float32) -> ImageLDM:
+        for part in (self.unet, self.vae, self.text_encoder):
+            if part is not None:
+                part.to(device=device, dtype=dtype)
+        return self
+
+
+def shipped_image_ldm_path() -> Path:
+    from importlib import resources
+
+    path = Path(str(resources.files("videovq.weights").joinpath("image_ldm")))
+    if not (path / "unet").is_dir():
+        raise InputError(
+            f"{path}: the shipped image LDM is missing from this installation; reinstall videovq or pass "
+            "--image-model with a diffusers folder (unet/, vae/, scheduler/)"
+        )
+    return path
+
+
+def resolve_image_model(path: str | Path | None) -> Path:
+    """`None` or ``"shipped"`` -> the shipped small model; anything else must be a diffusers folder."""
+    if path is None or str(path) == SHIPPED:
+        return shipped_image_ldm_path()
+    return Path(path)
+
+
+def _diffusers_class(folder: Path, part: str) -> str:
+    config = folder / part / "config.json"
+    if not config.exists():
+        raise InputError(
+            f"{folder}: the image model has no {part}/ (no {config.name} in {folder / part}); pass a diffusers-format "
+            "folder with unet/, vae/ and scheduler/ (e.g. a Stable Diffusion checkpoint saved with save_pretrained)"
+        )
+    return json.loads(config.read_text()).get("_class_name", "")
+
+
+def load_image_ldm(path: str | Path | None, need_text: bool = False) -> ImageLDM:
+    """Load unet, vae, scheduler (+ text encoder and tokenizer when present) from a local diffusers folder.
+
+    Args:
+        path: the folder; None or "shipped" for the small model shipped with videovq.
+        need_text: fail (one line) when the text encoder or tokenizer is missing, e.g. because a prompt was given.
+    """
+    import diffusers
+
+    folder = resolve_image_model(path)
+    if not folder.is_dir():
+        raise InputError(f"{folder}: no such image model folder; pass a diffusers folder with unet/, vae/, scheduler/")
+    parts: dict[str, Any] = {}
+    for part in ("unet", "vae"):
+        name = _diffusers_class(folder, part)
+        cls = getattr(diffusers, name, None)
+        if cls is None:
+            raise InputError(f"{folder / part}: unknown model class {name!r} in config.json; expected a diffusers class")
+        parts[part] = cls.from_pretrained(folder, subfolder=part, local_files_only=True)
+    scheduler_config = folder / "scheduler" / "scheduler_config.json"
+    if not scheduler_config.exists():
+        raise InputError(f"{folder}: the image model has no scheduler/scheduler_config.json; add the scheduler folder")
+    parts["scheduler"] = diffusers.DDPMScheduler.from_pretrained(folder, subfolder="scheduler", local_files_only=True)
+    ldm = ImageLDM(**parts, path=folder)
+    if ldm.text_conditioned or need_text:
+        ldm.text_encoder, ldm.tokenizer = _load_text_parts(folder)
+    return ldm
+
+
+def _load_text_parts(folder: Path):
+    for part in ("text_encoder", "tokenizer"):
+        if not (folder / part).is_dir():
+            raise InputError(
+                f"{folder}: this image model is text-conditioned but has no {part}/ folder; copy it from the model's "
+                "diffusers checkpoint"
+            )
+    try:
+        import transformers
+    except ImportError:
+        raise InputError(
+            f"{folder}: a text-conditioned model needs the `transformers` package; pip install 'videovq[text]'"
+        ) from None
+    encoder_class = json.loads((folder / "text_encoder" / "config.json").read_text()).get("architectures", ["CLIPTextModel"])[0]
+    encoder = getattr(transformers, encoder_class).from_pretrained(folder, subfolder="text_encoder", local_files_only=True)
+    tokenizer = transformers.AutoTokenizer.from_pretrained(folder, subfolder="tokenizer", local_files_only=True)
+    return encoder, tokenizer
+
+
+def save_image_ldm(ldm: ImageLDM, folder: str | Path, half: bool = False) -> Path:
+    """Write the parts in diffusers layout (``unet/``, ``vae/``, ``scheduler/``)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in ("unet", "vae"):
+        model = getattr(ldm, name)
+        if half:
+            model = _half_copy(model)
+        model.save_pretrained(folder / name, safe_serialization=True)
+    ldm.scheduler.save_pretrained(folder / "scheduler")
+    return folder
+
+
+def _half_copy(model):
+    import copy
+
+    return copy.deepcopy(model).half()

@@ -1,0 +1,248 @@
+"""Generate video with a trained video LDM: sample latents with DDIM, continue long clips from context frames, decode.
+
+The same sampler draws the per-frame baseline: a video UNet given one frame at a time bypasses its temporal layers,
+so folding the frames into the batch samples every frame independently with the image model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from einops import rearrange
+from tqdm import tqdm
+
+from videovq.errors import InputError
+from videovq.train.checkpoint import load_weights, read_config
+from videovq.vldm.inflate import TemporalWeights, VideoUNet, inflate
+from videovq.vldm.models import ImageLDM, load_image_ldm
+from videovq.vldm.train_video import VideoLDMConfig, encode_video
+
+
+@dataclass
+class VideoLDM:
+    """A frozen image LDM with trained temporal layers (and, when present, a temporal VAE decoder)."""
+
+    image: ImageLDM
+    unet: VideoUNet
+    config: VideoLDMConfig
+    decoder: Any = None  # a temporal decoder (videovq.vldm.decoder) used instead of the image VAE's when set
+
+    @property
+    def latent_channels(self) -> int:
+        return self.unet.latent_channels
+
+    @property
+    def latent_size(self) -> tuple[int, int]:
+        size = self.image.unet.config.sample_size
+        return (size, size) if isinstance(size, int) else tuple(size)
+
+
+def load_video_ldm(model_dir: str | Path, image_model: str | Path | None = None, device: str = "cpu") -> VideoLDM:
+    """Rebuild a video LDM from ``RUN/model`` of `videovq train vldm`.
+
+    Args:
+        model_dir: folder with temporal.safetensors + config.yaml.
+        image_model: the image LDM folder; default: the one the model was trained on (its config's image_model).
+        device: torch device.
+    """
+    folder = Path(model_dir)
+    weights = folder / "temporal.safetensors"
+    if not weights.exists():
+        raise InputError(f"{folder}: no temporal.safetensors here; pass RUN/model of `videovq train vldm`")
+    config = read_config(VideoLDMConfig, folder)
+    image = load_image_ldm(image_model if image_model is not None else config.image_model)
+    unet = inflate(image.unet, config.temporal)
+    load_weights(TemporalWeights(unet), weights)
+    image.to(device)
+    unet.to(device).eval()
+    decoder = None
+    if (folder / "decoder").is_dir():
+        from videovq.vldm.decoder import load_temporal_decoder
+
+        decoder = load_temporal_decoder(folder / "decoder", image.vae).to(device).eval()
+    return VideoLDM(image, unet, config, decoder)
+
+
+def encode_prompt(image: ImageLDM, prompts: list[str], device) -> torch.Tensor:
+    """Text embeddings (B, L, D) from the image model's tokenizer and text encoder."""
+    tokens = image.tokenizer(
+        prompts, padding="max_length", max_length=image.tokenizer.model_max_length, truncation=True, return_tensors="pt"
+    )
+    with torch.no_grad():
+        return image.text_encoder(tokens.input_ids.to(device))[0]
+
+
+@torch.no_grad()
+def sample_latents(
+    unet: Callable,
+    scheduler_config: dict,
+    shape: tuple[int, ...],
+    steps: int,
+    generator: torch.Generator,
+    device,
+    *,
+    context: torch.Tensor | None = None,
+    context_mask: torch.Tensor | None = None,
+    text: torch.Tensor | None = None,
+    uncond_text: torch.Tensor | None = None,
+    guidance_scale: float = 1.0,
+    progress: tqdm | None = None,
+) -> torch.Tensor:
+    """DDIM (eta = 0) from noise to latents ``shape = (B, C, T, h, w)``.
+
+    Context frames (where `context_mask` is True) are held at their given latents noised to the current level, as in
+    training, and are returned as given.
+    """
+    from diffusers import DDIMScheduler
+
+    scheduler = DDIMScheduler.from_config(scheduler_config, clip_sample=False)
+    scheduler.set_timesteps(steps, device=device)
+    latents = torch.randn(shape, generator=generator).to(device) * scheduler.init_noise_sigma
+    given = None
+    if context_mask is not None and bool(context_mask.any()):
+        given = context_mask[:, None, :, None, None].expand(shape)
+        context_noise = torch.randn(shape, generator=generator).to(device)
+    for t in scheduler.timesteps:
+        if given is not None:
+            latents = torch.where(given, scheduler.add_noise(context, context_noise, t.reshape(1)), latents)
+        model_in = scheduler.scale_model_input(latents, t)
+        eps = unet(model_in, t, context=context, context_mask=context_mask, encoder_hidden_states=text)
+        if guidance_scale != 1.0 and uncond_text is not None:
+            eps_uncond = unet(model_in, t, context=context, context_mask=context_mask, encoder_hidden_states=uncond_text)
+            eps = eps_uncond + guidance_scale * (eps - eps_uncond)
+        latents = scheduler.step(eps, t, latents).prev_sample
+        if progress is not None:
+            progress.update(1)
+    if given is not None:
+        latents = torch.where(given, context, latents)
+    return latents
+
+
+@torch.no_grad()
+def decode_latents(vldm: VideoLDM, latents: torch.Tensor, chunk: int = 16) -> np.ndarray:
+    """(1, C, T, h, w) scaled latents -> uint8 (T, H, W, 3), with the temporal decoder when the model has one."""
+    latents = latents / vldm.image.latent_scale
+    if vldm.decoder is not None:
+        video = vldm.decoder.decode_video(latents, chunk)
+    else:
+        frames = rearrange(latents, "b c t h w -> (b t) c h w")
+        video = torch.cat([vldm.image.vae.decode(part).sample for part in frames.split(chunk)])
+        video = rearrange(video, "(b t) c h w -> b c t h w", b=latents.shape[0])
+    return to_uint8(video[0])
+
+
+def to_uint8(video: torch.Tensor) -> np.ndarray:
+    """(3, T, H, W) in [-1, 1] -> (T, H, W, 3) uint8."""
+    return ((video.float().clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 3, 0).cpu().numpy()
+
+
+@torch.no_grad()
+def generate(
+    vldm: VideoLDM,
+    num_frames: int,
+    steps: int = 50,
+    seed: int = 0,
+    *,
+    context_video: np.ndarray | None = None,
+    context_frames: int = 2,
+    prompt: str | None = None,
+    guidance_scale: float = 7.5,
+    independent_frames: bool = False,
+    show_progress: bool = False,
+) -> np.ndarray:
+    """Generate a clip as uint8 ``(num_frames, H, W, 3)``.
+
+    Clips longer than the training length are extended autoregressively: each new chunk is conditioned on the last
+    `context_frames` frames generated so far (or of `context_video`, whose frames then start the output).
+
+    Args:
+        vldm: the model.
+        num_frames: frames to return (including given context frames).
+        steps: DDIM steps per chunk.
+        seed: seed of all noise.
+        context_video: uint8 (T, H, W, 3) frames to continue, at the model's resolution.
+        context_frames: how many frames each chunk is conditioned on.
+        prompt: text for a text-conditioned image model.
+        guidance_scale: classifier-free guidance for text (1 = off).
+        independent_frames: the baseline: every frame sampled on its own by the image model (no temporal layers).
+    """
+    device = next(vldm.unet.parameters()).device
+    image = vldm.image
+    generator = torch.Generator().manual_seed(seed)
+    channels, (height, width) = vldm.latent_channels, vldm.latent_size
+    text, uncond = _prompt_embeddings(image, prompt, guidance_scale, device)
+    if independent_frames:
+        shape = (num_frames, channels, 1, height, width)
+        with _progress(steps, show_progress, "sampling frames") as bar:
+            latents = sample_latents(
+                vldm.unet, image.scheduler.config, shape, steps, generator, device, text=_rep(text, num_frames),
+                uncond_text=_rep(uncond, num_frames), guidance_scale=guidance_scale, progress=bar,
+            )
+        return decode_latents(vldm, rearrange(latents, "t c 1 h w -> 1 c t h w"))
+
+    chunk = vldm.config.clip_len
+    if context_frames >= chunk:
+        raise InputError(f"--context-frames {context_frames} must be smaller than the model's clip length {chunk}")
+    if context_frames > vldm.config.max_context_frames:
+        raise InputError(
+            f"--context-frames {context_frames}: the model was trained with at most {vldm.config.max_context_frames}"
+        )
+    latents = torch.zeros(1, channels, 0, height, width, device=device)
+    if context_video is not None:
+        latents = _encode_context(vldm, context_video, device)
+    new_per_chunk = chunk - context_frames
+    missing = num_frames - latents.shape[2]
+    if latents.shape[2] == 0:  # the first chunk has no context: all of it is new
+        missing -= chunk - new_per_chunk
+    chunks = max(0, -(-missing // new_per_chunk))
+    with _progress(chunks * steps, show_progress, f"generating {num_frames} frames") as bar:
+        while latents.shape[2] < num_frames:
+            given = min(context_frames, latents.shape[2])
+            context = torch.zeros(1, channels, chunk, height, width, device=device)
+            mask = torch.zeros(1, chunk, dtype=torch.bool, device=device)
+            if given:
+                context[:, :, :given] = latents[:, :, -given:]
+                mask[:, :given] = True
+            out = sample_latents(
+                vldm.unet, image.scheduler.config, (1, channels, chunk, height, width), steps, generator, device,
+                context=context, context_mask=mask, text=text, uncond_text=uncond, guidance_scale=guidance_scale, progress=bar,
+            )
+            latents = torch.cat([latents, out[:, :, given:]], dim=2)
+    return decode_latents(vldm, latents[:, :, :num_frames])
+
+
+def _rep(x: torch.Tensor | None, n: int) -> torch.Tensor | None:
+    return None if x is None else x.expand(n, -1, -1)
+
+
+def _prompt_embeddings(image: ImageLDM, prompt: str | None, guidance_scale: float, device):
+    if not image.text_conditioned:
+        if prompt:
+            raise InputError(f"--prompt given but the image model {image.path} is not text-conditioned; drop --prompt")
+        return None, None
+    text = encode_prompt(image, [prompt or ""], device)
+    uncond = encode_prompt(image, [""], device) if guidance_scale != 1.0 else None
+    return text, uncond
+
+
+def _encode_context(vldm: VideoLDM, frames: np.ndarray, device) -> torch.Tensor:
+    height, width = (s * _downsample(vldm) for s in vldm.latent_size)
+    if frames.shape[1:3] != (height, width):
+        raise InputError(
+            f"context video is {frames.shape[2]}x{frames.shape[1]} but the model makes {width}x{height} frames; "
+            "resize the context video first"
+        )
+    video = torch.from_numpy(frames).permute(3, 0, 1, 2)[None].float().div(127.5).sub(1).to(device)
+    return encode_video(vldm.image.vae, video, vldm.image.latent_scale)
+
+
+def _downsample(vldm: VideoLDM) -> int:
+    return 2 ** (len(vldm.image.vae.config.block_out_channels) - 1)
+
+
+def _progress(total: int, show: bool, desc: str) -> tqdm:
+    return tqdm(total=total, desc=desc, unit="step", disable=not show, dynamic_ncols=True)

@@ -1,0 +1,199 @@
+"""`videovq train vldm`: train only the temporal layers of an inflated, frozen image LDM on video clips.
+
+Every clip is encoded frame by frame with the image model's (frozen) VAE; the first S frames of a clip, S drawn
+from `context_frames`, are given as context (the paper's prediction model, which lets `generate` continue a clip)
+and the loss covers the other frames. Only temporal parameters reach the optimiser; the shipped weights are their
+exponential moving average. Checkpoints hold the temporal weights, their EMA, the optimiser and the config.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from einops import rearrange
+
+from videovq.errors import InputError
+from videovq.train.checkpoint import prepare_run_dir, save_weights
+from videovq.train.common import OptimConfig, make_accelerator, make_optimizer, step_rng
+from videovq.train.loop import EMA, batch_summary, resume_from, run_steps
+from videovq.data.clips import sample_batch
+from videovq.vldm.inflate import TemporalConfig, TemporalWeights, freeze_spatial, inflate, temporal_parameters
+from videovq.vldm.models import SHIPPED, load_image_ldm
+from videovq.vldm.train_image import VideoDataConfig, make_sampler
+
+
+@dataclass
+class VideoLDMConfig:
+    """What rebuilds a trained video LDM around its image model (stored as config.yaml beside the weights).
+
+    Args:
+        image_model: the image LDM folder it was trained on ("shipped" = the small model shipped with videovq).
+        temporal: the inserted temporal layers.
+        clip_len: frames per clip in training (generation goes longer by continuing with context frames).
+        max_context_frames: the largest number of context frames it was trained with.
+    """
+
+    image_model: str = SHIPPED
+    temporal: TemporalConfig = field(default_factory=TemporalConfig)
+    clip_len: int = 8
+    max_context_frames: int = 2
+
+
+@dataclass
+class VideoLDMTrainConfig:
+    """`videovq train vldm`.
+
+    Args:
+        image_model: the frozen image LDM, a diffusers folder ("shipped" = ours).
+        temporal: which temporal layers to insert.
+        data: training clips (clip_len frames at the image model's resolution).
+        optim: optimiser and batch (clips per process per micro-step).
+        context_frames: the number of given leading frames is drawn from these for every clip.
+        prompt: text for every clip when the image model is text-conditioned ("" = unconditional).
+        ema_decay: decay of the temporal weights' moving average (the shipped weights).
+    """
+
+    image_model: str = SHIPPED
+    temporal: TemporalConfig = field(default_factory=TemporalConfig)
+    data: VideoDataConfig = field(default_factory=lambda: VideoDataConfig(clip_len=8))
+    optim: OptimConfig = field(default_factory=lambda: OptimConfig(lr=2e-4, batch_size=4, warmup_steps=100))
+    context_frames: list[int] = field(default_factory=lambda: [0, 1, 2])
+    prompt: str = ""
+    ema_decay: float = 0.995
+    steps: int = 3000
+    seed: int = 0
+    mixed_precision: Literal["no", "fp16", "bf16"] = "no"
+    checkpoint_every: int = 250
+    keep_checkpoints: int = 2
+    log_every: int = 25
+
+
+def encode_video(vae, video: torch.Tensor, scale: float, generator: torch.Generator | None = None) -> torch.Tensor:
+    """(B, 3, T, H, W) in [-1, 1] -> scaled latents (B, C, T, h, w), frame by frame (sampled when a generator is given)."""
+    frames = rearrange(video, "b c t h w -> (b t) c h w")
+    dist = vae.encode(frames).latent_dist
+    latents = dist.sample(generator) if generator is not None else dist.mean
+    return rearrange(latents * scale, "(b t) c h w -> b c t h w", t=video.shape[2])
+
+
+def video_diffusion_loss(model, noise_schedule, latents, context_mask, generator, encoder_hidden_states=None):
+    """Epsilon MSE over the frames that are not given as context (one noise level per clip)."""
+    batch = latents.shape[0]
+    noise = torch.randn(latents.shape, generator=generator).to(latents)
+    t = torch.randint(0, noise_schedule.config.num_train_timesteps, (batch,), generator=generator).to(latents.device)
+    noisy = noise_schedule.add_noise(latents, noise, t)
+    pred = model(noisy, t, context=latents, context_mask=context_mask, encoder_hidden_states=encoder_hidden_states)
+    weight = (~context_mask).to(pred.dtype)[:, None, :, None, None].expand_as(pred)
+    return (F.mse_loss(pred.float(), noise.float(), reduction="none") * weight).sum() / weight.sum()
+
+
+def draw_context_mask(rng: np.random.Generator, batch: int, frames: int, choices: Sequence[int], device) -> torch.Tensor:
+    counts = rng.choice(np.asarray(choices), size=batch)
+    return torch.arange(frames, device=device)[None, :] < torch.as_tensor(counts, device=device)[:, None]
+
+
+def train_video_ldm(
+    config: VideoLDMTrainConfig,
+    data: Sequence[str | Path],
+    run_dir: str | Path,
+    resume: bool = False,
+    overwrite: bool = False,
+    time_limit_minutes: float | None = None,
+    cpu: bool = False,
+) -> Path:
+    """Train the temporal layers; returns ``RUN/model`` (temporal.safetensors + config.yaml) once all steps ran."""
+    if max(config.context_frames) >= config.data.clip_len or min(config.context_frames) < 0:
+        raise InputError(
+            f"context_frames={config.context_frames}: each must be >= 0 and < data.clip_len={config.data.clip_len}"
+        )
+    if max(config.context_frames) > 0 and not config.temporal.context:
+        raise InputError("context_frames > 0 needs temporal.context=true (or set context_frames=[0])")
+    accelerator = make_accelerator(config.mixed_precision, cpu)
+    run = Path(run_dir)
+    if accelerator.is_main_process:
+        prepare_run_dir(run, config, resume, overwrite)
+    accelerator.wait_for_everyone()
+
+    image = load_image_ldm(config.image_model).to(accelerator.device)
+    image.vae.requires_grad_(False).eval()
+    if image.text_encoder is not None:
+        image.text_encoder.requires_grad_(False).eval()
+    downsample = 2 ** (len(image.vae.config.block_out_channels) - 1)
+    if config.data.size % downsample:
+        raise InputError(f"data.size={config.data.size} must be a multiple of the VAE's downsampling {downsample}")
+    sampler = make_sampler(config.data, data)
+    torch.manual_seed(config.seed)
+    video_unet = freeze_spatial(inflate(image.unet, config.temporal))
+    params = temporal_parameters(video_unet)
+    optimizer, scheduler = make_optimizer(list(params.values()), config.optim, config.steps)
+    ema = EMA(params, config.ema_decay)
+    saved = TemporalWeights(video_unet)
+    start = resume_from(run, resume, saved, optimizer, scheduler, {"ema": ema})
+    model, optimizer = accelerator.prepare(video_unet, optimizer)
+    total = sum(p.numel() for p in params.values())
+    frozen = sum(p.numel() for p in video_unet.parameters()) - total
+    accelerator.print(
+        f"{sampler}; " + batch_summary(config.optim.batch_size, config.optim.grad_accum, accelerator.num_processes)
+        + f"; training {total / 1e6:.2f}M temporal parameters, {frozen / 1e6:.2f}M spatial frozen"
+    )
+    text = _text_embeddings(image, config.prompt, accelerator.device)
+    scale = image.latent_scale
+
+    def step(step: int) -> dict[str, float]:
+        accum = config.optim.grad_accum
+        totals = {"mse": 0.0}
+        for micro in range(accum):
+            rng = step_rng(config.seed, step, micro, accelerator.process_index)
+            clips = sample_batch(sampler, rng, config.optim.batch_size).to(accelerator.device)
+            generator = torch.Generator().manual_seed(int(rng.integers(2**62)))
+            with torch.no_grad():
+                latents = encode_video(image.vae, clips, scale, generator)
+            mask = draw_context_mask(rng, latents.shape[0], latents.shape[2], config.context_frames, latents.device)
+            ehs = None if text is None else text.expand(latents.shape[0], -1, -1)
+            sync = accelerator.no_sync(model) if micro < accum - 1 else contextlib.nullcontext()
+            with sync, accelerator.autocast():
+                loss = video_diffusion_loss(model, image.scheduler, latents, mask, generator, ehs)
+                accelerator.backward(loss / accum)
+            totals["mse"] += float(loss.detach()) / accum
+        if config.optim.grad_clip > 0:
+            accelerator.clip_grad_norm_(list(params.values()), config.optim.grad_clip)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        ema.update()
+        alphas = [m.temporal_mix.alpha.item() for m in video_unet.modules() if hasattr(m, "temporal_mix")]
+        totals["alpha_mean"] = float(np.mean(alphas))
+        return totals
+
+    model.train()
+    done = run_steps(
+        step, accelerator=accelerator, run=run, config=config, start=start, saved=saved, optimizer=optimizer,
+        scheduler=scheduler, extras={"ema": ema}, desc="train video LDM", time_limit_minutes=time_limit_minutes,
+    )
+    final = run / "model"
+    if done and accelerator.is_main_process:
+        ema.copy_to(params)
+        model_config = VideoLDMConfig(
+            config.image_model, config.temporal, config.data.clip_len, max(config.context_frames)
+        )
+        final.mkdir(exist_ok=True)
+        save_weights(final / "temporal.safetensors", saved, model_config)
+    accelerator.wait_for_everyone()
+    return final
+
+
+def _text_embeddings(image, prompt: str, device) -> torch.Tensor | None:
+    """(1, L, D) embeddings of `prompt` for a text-conditioned image model, None otherwise."""
+    if not image.text_conditioned:
+        if prompt:
+            raise InputError(f"prompt={prompt!r} given but the image model {image.path} is not text-conditioned")
+        return None
+    from videovq.vldm.pipeline import encode_prompt
+
+    return encode_prompt(image, [prompt], device)
