@@ -283,6 +283,10 @@ DIFFUSION_TRAINERS = {
         "videovq.vldm.train_video", "train_video_ldm", "VideoLDMTrainConfig",
         "train the temporal layers of a frozen image LDM on video (the video LDM)",
     ),
+    "decoder": (
+        "videovq.vldm.train_decoder", "train_decoder", "DecoderTrainConfig",
+        "finetune a VAE decoder with temporal layers against a 3-D patch discriminator (the temporal decoder)",
+    ),
 }  # fmt: skip
 
 

@@ -155,7 +155,10 @@ class Conv3dResBlock(nn.Module):
     replicates the first and last frames, so the clip behaves as if its ends were held still: zero padding would
     feed the edge frames an all-black neighbour and make them darker / different from the middle ones.
 
-    GroupNorm statistics are taken over (C/groups, T, H, W) of each video, for both input layouts.
+    GroupNorm statistics are taken over (C/groups, T, H, W) of each video (``norm="clip"``), or over (C/groups, H, W)
+    of each frame (``norm="frame"``). Per-frame statistics keep the block local in time -- frame t's output depends
+    only on the frames its kernels reach -- so a long clip processed in overlapping chunks gives the same result as
+    processed whole, away from the chunk edges; clip statistics would change with the chunk.
 
     Args:
         channels: Input channels.
@@ -165,6 +168,7 @@ class Conv3dResBlock(nn.Module):
         dropout: Dropout before the second convolution.
         zero_init: Zero the second convolution so the block starts as the identity (when channels are unchanged).
             Do not combine with `TemporalMixer` at alpha = 1 (see `MixingFactor`).
+        norm: "clip" or "frame": what the GroupNorm statistics are taken over (see above).
     """
 
     def __init__(
@@ -175,8 +179,12 @@ class Conv3dResBlock(nn.Module):
         groups: int = 32,
         dropout: float = 0.0,
         zero_init: bool = False,
+        norm: str = "clip",
     ) -> None:
         super().__init__()
+        if norm not in ("clip", "frame"):
+            raise InputError(f"norm must be 'clip' or 'frame', got {norm!r}")
+        self.norm = norm
         kernel_size = tuple(kernel_size)
         if len(kernel_size) != 3 or any(k < 1 or k % 2 == 0 for k in kernel_size):
             raise InputError(f"kernel_size must be three odd numbers (kt, kh, kw), got {kernel_size}")
@@ -199,6 +207,12 @@ class Conv3dResBlock(nn.Module):
             x = F.pad(x, (0, 0, 0, 0, self.time_pad, self.time_pad), mode="replicate")
         return conv(x)
 
+    def _norm(self, norm: nn.GroupNorm, x: torch.Tensor) -> torch.Tensor:
+        if self.norm == "clip":
+            return norm(x)
+        frames = x.shape[2]
+        return rearrange(norm(rearrange(x, "b c t h w -> (b t) c h w")), "(b t) c h w -> b c t h w", t=frames)
+
     def forward(self, x: torch.Tensor, num_frames: int | None = None) -> torch.Tensor:
         """Args:
             x: ``(B, C, T, H, W)``, or ``((B*T), C, H, W)`` together with ``num_frames``.
@@ -208,8 +222,8 @@ class Conv3dResBlock(nn.Module):
             ``(B, C_out, T, H, W)``, or ``((B*T), C_out, H, W)`` for a 4-D input.
         """
         video, folded = _to_video(x, num_frames)
-        h = self._conv(self.conv1, F.silu(self.norm1(video)))
-        h = self._conv(self.conv2, self.dropout(F.silu(self.norm2(h))))
+        h = self._conv(self.conv1, F.silu(self._norm(self.norm1, video)))
+        h = self._conv(self.conv2, self.dropout(F.silu(self._norm(self.norm2, h))))
         return _from_video(self.skip(video) + h, folded)
 
 

@@ -13,19 +13,22 @@ from typing import Any, Callable
 
 import torch
 
-from videovq.train.checkpoint import latest_checkpoint, load_checkpoint, load_weights, save_checkpoint
+from videovq.train.checkpoint import TrainerState, latest_checkpoint, load_checkpoint, load_weights, save_checkpoint
 from videovq.train.common import TrainLog
 
 
-def resume_from(run: Path, resume: bool, model: Any, optimizer, scheduler, extras: dict[str, Any]) -> int:
-    """Load the newest checkpoint of `run` into the given objects (when resuming); returns the step to start at."""
+def resume_from(run: Path, resume: bool, model: Any, optimizer, scheduler, extras: dict[str, Any]) -> TrainerState:
+    """Load the newest checkpoint of `run` into the given objects (when resuming).
+
+    Returns the step to start at and what the loop saved beside the optimiser (`extra_state` of `run_steps`).
+    """
     checkpoint = latest_checkpoint(run) if resume else None
     if checkpoint is None:
-        return 0
+        return TrainerState(0, {})
     state = load_checkpoint(checkpoint, model, optimizer, scheduler)
     for name, obj in extras.items():
         load_weights(obj, checkpoint / f"{name}.safetensors")
-    return state.step
+    return state
 
 
 def run_steps(
@@ -39,6 +42,7 @@ def run_steps(
     optimizer,
     scheduler,
     extras: dict[str, Any] | None = None,
+    extra_state: Callable[[], dict[str, Any]] | None = None,
     desc: str,
     time_limit_minutes: float | None = None,
 ) -> bool:
@@ -48,6 +52,7 @@ def run_steps(
         step_fn: does one optimiser step and returns the values to log.
         saved: what the checkpoint's model.safetensors holds (object with state_dict()).
         extras: further objects saved beside it as NAME.safetensors (an EMA, a discriminator).
+        extra_state: returns further state for trainer.pt (a discriminator's optimiser); `resume_from` gives it back.
 
     Returns:
         True when all steps ran, False when the time limit stopped the run early (resume later).
@@ -63,8 +68,9 @@ def run_steps(
         out_of_time = deadline is not None and time.time() > deadline
         if step % config.checkpoint_every == 0 or step == config.steps or out_of_time:
             if accelerator.is_main_process:
+                extra = extra_state() if extra_state is not None else None
                 save_checkpoint(
-                    run, step, saved, config, optimizer, scheduler, keep=config.keep_checkpoints, modules=extras or {}
+                    run, step, saved, config, optimizer, scheduler, extra, config.keep_checkpoints, extras or {}
                 )
             accelerator.wait_for_everyone()
         if out_of_time:

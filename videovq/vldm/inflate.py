@@ -40,6 +40,8 @@ class TemporalConfig:
         attention_after_resnets: also temporal attention after ResNets (for models with few spatial attentions).
         heads: temporal attention heads (lowered to divide the channels).
         kernel_size: the 3-D convolutions' (kt, kh, kw).
+        conv_norm: GroupNorm statistics of the 3-D-conv blocks per "frame" (local in time: chunked processing is
+            exact away from chunk edges) or per "clip".
         context: condition the temporal layers on context frames (latents + mask), for continuing a clip.
         gradient_checkpointing: recompute temporal activations in the backward pass (memory for compute).
         backend: attention backend ("auto": xformers on CUDA when installed, else torch SDPA).
@@ -50,6 +52,7 @@ class TemporalConfig:
     attention_after_resnets: bool = False
     heads: int = 4
     kernel_size: list[int] | None = None
+    conv_norm: str = "frame"
     context: bool = True
     gradient_checkpointing: bool = False
     backend: str = "auto"
@@ -133,7 +136,7 @@ def _heads(channels: int, wanted: int) -> int:
 def _temporal_for(kind: str, channels: int, config: TemporalConfig) -> nn.Module:
     if kind == "conv":
         kernel = tuple(config.kernel_size or (3, 3, 3))
-        return Conv3dResBlock(channels, kernel_size=kernel)
+        return Conv3dResBlock(channels, kernel_size=kernel, norm=config.conv_norm)
     return TemporalAttention(channels, heads=_heads(channels, config.heads), backend=config.backend)
 
 

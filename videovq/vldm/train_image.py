@@ -159,7 +159,7 @@ def train_image_autoencoder(
     torch.manual_seed(config.seed)
     vae = build_autoencoder(config.model, config.data.size)
     optimizer, scheduler = make_optimizer(vae.parameters(), config.optim, config.steps)
-    start = resume_from(run, resume, vae, optimizer, scheduler, {})
+    start = resume_from(run, resume, vae, optimizer, scheduler, {}).step
     model, optimizer = accelerator.prepare(_ReconstructWithKL(vae), optimizer)
     accelerator.print(f"{sampler}; " + batch_summary(config.optim.batch_size, config.optim.grad_accum, accelerator.num_processes, "frames"))
 
@@ -235,7 +235,7 @@ def train_image_unet(
     unet = build_unet(config.model, vae.config.latent_channels, config.data.size // downsample)
     noise_schedule = make_scheduler(config.num_train_timesteps)
     optimizer, scheduler = make_optimizer(unet.parameters(), config.optim, config.steps)
-    start = resume_from(run, resume, unet, optimizer, scheduler, {})
+    start = resume_from(run, resume, unet, optimizer, scheduler, {}).step
     model, optimizer = accelerator.prepare(unet, optimizer)
     accelerator.print(f"{sampler}; " + batch_summary(config.optim.batch_size, config.optim.grad_accum, accelerator.num_processes, "frames"))
     scale = float(vae.config.scaling_factor)

@@ -57,6 +57,8 @@ class VideoLDMTrainConfig:
         context_frames: the number of given leading frames is drawn from these for every clip.
         prompt: text for every clip when the image model is text-conditioned ("" = unconditional).
         ema_decay: decay of the temporal weights' moving average (the shipped weights).
+        alpha_lr_scale: learning-rate multiplier of the mixing factors. Adam moves a parameter by about the learning
+            rate per step, so at the layers' rate alpha could not travel from 1 towards 0 within a short run.
     """
 
     image_model: str = SHIPPED
@@ -66,6 +68,7 @@ class VideoLDMTrainConfig:
     context_frames: list[int] = field(default_factory=lambda: [0, 1, 2])
     prompt: str = ""
     ema_decay: float = 0.995
+    alpha_lr_scale: float = 20.0
     steps: int = 3000
     seed: int = 0
     mixed_precision: Literal["no", "fp16", "bf16"] = "no"
@@ -131,10 +134,13 @@ def train_video_ldm(
     torch.manual_seed(config.seed)
     video_unet = freeze_spatial(inflate(image.unet, config.temporal))
     params = temporal_parameters(video_unet)
-    optimizer, scheduler = make_optimizer(list(params.values()), config.optim, config.steps)
+    alphas = [p for name, p in params.items() if name.endswith("temporal_mix.raw")]
+    layers = [p for name, p in params.items() if not name.endswith("temporal_mix.raw")]
+    groups = [{"params": layers}, {"params": alphas, "lr": config.optim.lr * config.alpha_lr_scale, "weight_decay": 0.0}]
+    optimizer, scheduler = make_optimizer(groups, config.optim, config.steps)
     ema = EMA(params, config.ema_decay)
     saved = TemporalWeights(video_unet)
-    start = resume_from(run, resume, saved, optimizer, scheduler, {"ema": ema})
+    start = resume_from(run, resume, saved, optimizer, scheduler, {"ema": ema}).step
     model, optimizer = accelerator.prepare(video_unet, optimizer)
     total = sum(p.numel() for p in params.values())
     frozen = sum(p.numel() for p in video_unet.parameters()) - total

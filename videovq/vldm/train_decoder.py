@@ -1,0 +1,188 @@
+"""`videovq train decoder`: finetune a VAE decoder with temporal layers against a 3-D-conv patch discriminator.
+
+The encoder is frozen (the latent space, and with it every trained UNet, stays valid); the decoder side learns to
+reconstruct clips from per-frame latents with L1 + SSIM, plus a hinge adversarial term from `PatchDiscriminator3D`
+weighted adaptively as in VQGAN once `gan.start_step` is reached.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, Sequence
+
+import kornia
+import torch
+from einops import rearrange
+
+from videovq.data.clips import sample_batch
+from videovq.errors import InputError
+from videovq.tokenizer.discriminator import hinge_d_loss, hinge_g_loss
+from videovq.train.checkpoint import prepare_run_dir, save_weights
+from videovq.train.common import OptimConfig, make_accelerator, make_optimizer, step_rng
+from videovq.train.loop import batch_summary, resume_from, run_steps
+from videovq.vldm.decoder import DECODER_WEIGHTS, DecoderWeights, TemporalDecoderConfig, inflate_decoder
+from videovq.vldm.discriminator import PatchDiscriminator3D, adaptive_weight
+from videovq.vldm.models import SHIPPED, resolve_image_model
+from videovq.vldm.train_image import VideoDataConfig, make_sampler
+
+
+@dataclass
+class DecoderGanConfig:
+    """The adversarial term.
+
+    Args:
+        weight: multiplier of the adaptive weight (0 = reconstruction only).
+        start_step: reconstruction-only warm-up before the discriminator starts.
+        channels: discriminator width.
+        layers: discriminator depth (stride-2 layers).
+        lr: discriminator learning rate.
+    """
+
+    weight: float = 0.5
+    start_step: int = 300
+    channels: int = 32
+    layers: int = 3
+    lr: float = 2e-4
+
+
+@dataclass
+class DecoderTrainConfig:
+    """`videovq train decoder`.
+
+    Args:
+        autoencoder: a folder with ``vae/`` (an image LDM, or RUN/model of `videovq train image-autoencoder`);
+            "shipped" = the shipped image LDM.
+        decoder: the temporal layers.
+        data: training clips.
+        optim: optimiser and batch (clips per process).
+        ssim_weight: weight of (1 - SSIM) / 2 next to L1.
+        gan: the adversarial term.
+    """
+
+    autoencoder: str = SHIPPED
+    decoder: TemporalDecoderConfig = field(default_factory=TemporalDecoderConfig)
+    data: VideoDataConfig = field(default_factory=lambda: VideoDataConfig(clip_len=8))
+    optim: OptimConfig = field(default_factory=lambda: OptimConfig(lr=1e-4, batch_size=2, warmup_steps=50))
+    ssim_weight: float = 0.2
+    gan: DecoderGanConfig = field(default_factory=DecoderGanConfig)
+    steps: int = 1500
+    seed: int = 0
+    mixed_precision: Literal["no", "fp16", "bf16"] = "no"
+    checkpoint_every: int = 250
+    keep_checkpoints: int = 2
+    log_every: int = 25
+
+
+def load_vae(folder: str | Path):
+    from diffusers import AutoencoderKL
+
+    root = resolve_image_model(folder)
+    if not (root / "vae" / "config.json").exists():
+        raise InputError(f"{root}: no vae/ folder here; pass an image LDM folder or RUN/model of an autoencoder run")
+    return AutoencoderKL.from_pretrained(root, subfolder="vae", local_files_only=True)
+
+
+def reconstruction_loss(recon: torch.Tensor, clips: torch.Tensor, ssim_weight: float) -> tuple[torch.Tensor, dict]:
+    frames, target = (rearrange(x, "b c t h w -> (b t) c h w") for x in (recon, clips))
+    l1 = (frames - target).abs().mean()
+    ssim = kornia.losses.ssim_loss((frames + 1) / 2, (target + 1) / 2, window_size=11)
+    return l1 + ssim_weight * ssim, {"l1": float(l1.detach()), "ssim": float(ssim.detach())}
+
+
+def generator_step(model, disc, clips: torch.Tensor, latents: torch.Tensor, config: DecoderTrainConfig, last_layer):
+    """The decoder's loss on one batch (+ the adaptively weighted adversarial term once the discriminator is on)."""
+    recon = model(latents)
+    total, values = reconstruction_loss(recon, clips, config.ssim_weight)
+    if disc is not None:
+        g_loss = hinge_g_loss(disc(recon))
+        weight = config.gan.weight * adaptive_weight(total, g_loss, last_layer)
+        total = total + weight * g_loss
+        values.update(g_loss=float(g_loss.detach()), gan_weight=float(weight))
+    values["total"] = float(total.detach())
+    return total, values, recon
+
+
+def discriminator_step(disc, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    """Hinge loss of the 3-D patch discriminator on real clips vs their (detached) reconstructions."""
+    return hinge_d_loss(disc(real), disc(fake))
+
+
+def train_decoder(
+    config: DecoderTrainConfig,
+    data: Sequence[str | Path],
+    run_dir: str | Path,
+    resume: bool = False,
+    overwrite: bool = False,
+    time_limit_minutes: float | None = None,
+    cpu: bool = False,
+) -> Path:
+    """Train the temporal decoder; returns ``RUN/model`` (decoder.safetensors + config.yaml) once all steps ran."""
+    accelerator = make_accelerator(config.mixed_precision, cpu)
+    run = Path(run_dir)
+    if accelerator.is_main_process:
+        prepare_run_dir(run, config, resume, overwrite)
+    accelerator.wait_for_everyone()
+    sampler = make_sampler(config.data, data)
+    torch.manual_seed(config.seed)
+    model = inflate_decoder(load_vae(config.autoencoder), config.decoder)
+    model.requires_grad_(False)
+    params = model.decoder_parameters()
+    for p in params.values():
+        p.requires_grad_(True)
+    optimizer, scheduler = make_optimizer(list(params.values()), config.optim, config.steps)
+    disc = PatchDiscriminator3D(config.gan.channels, config.gan.layers) if config.gan.weight > 0 else None
+    disc_optimizer = torch.optim.AdamW(disc.parameters(), lr=config.gan.lr, betas=(0.5, 0.9)) if disc else None
+    saved = DecoderWeights(model)
+    state = resume_from(run, resume, saved, optimizer, scheduler, {"discriminator": disc} if disc else {})
+    if disc is not None and "discriminator_optimizer" in state.extra:
+        disc_optimizer.load_state_dict(state.extra["discriminator_optimizer"])
+    vae = model.vae
+    wrapped, optimizer = accelerator.prepare(model, optimizer)
+    if disc is not None:
+        disc, disc_optimizer = accelerator.prepare(disc, disc_optimizer)
+    accelerator.print(f"{sampler}; " + batch_summary(config.optim.batch_size, 1, accelerator.num_processes))
+    if config.optim.grad_accum != 1:
+        raise InputError("optim.grad_accum: the decoder trainer takes one micro-batch per step; raise batch_size")
+
+    def step(step: int) -> dict[str, float]:
+        rng = step_rng(config.seed, step, 0, accelerator.process_index)
+        clips = sample_batch(sampler, rng, config.optim.batch_size).to(accelerator.device)
+        generator = torch.Generator().manual_seed(int(rng.integers(2**62)))
+        with torch.no_grad():
+            posterior = vae.encode(rearrange(clips, "b c t h w -> (b t) c h w")).latent_dist
+            latents = rearrange(posterior.sample(generator), "(b t) c h w -> b c t h w", t=clips.shape[2])
+        adversarial = disc is not None and step >= config.gan.start_step
+        with accelerator.autocast():
+            loss, values, recon = generator_step(
+                wrapped, disc if adversarial else None, clips, latents, config, vae.decoder.conv_out.weight
+            )
+            accelerator.backward(loss)
+        if config.optim.grad_clip > 0:
+            accelerator.clip_grad_norm_(list(params.values()), config.optim.grad_clip)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        if adversarial:
+            disc_optimizer.zero_grad(set_to_none=True)  # the generator's backward left gradients here
+            with accelerator.autocast():
+                d_loss = discriminator_step(disc, clips, recon.detach())
+            accelerator.backward(d_loss)
+            disc_optimizer.step()
+            disc_optimizer.zero_grad(set_to_none=True)
+            values["d_loss"] = float(d_loss.detach())
+        return values
+
+    wrapped.train()
+    done = run_steps(
+        step, accelerator=accelerator, run=run, config=config, start=state.step, saved=saved, optimizer=optimizer,
+        scheduler=scheduler, extras={"discriminator": accelerator.unwrap_model(disc)} if disc else {},
+        extra_state=(lambda: {"discriminator_optimizer": disc_optimizer.state_dict()}) if disc else None,
+        desc="train temporal decoder", time_limit_minutes=time_limit_minutes,
+    )
+    final = run / "model"
+    if done and accelerator.is_main_process:
+        final.mkdir(exist_ok=True)
+        save_weights(final / DECODER_WEIGHTS, saved, config.decoder)
+    accelerator.wait_for_everyone()
+    return final
