@@ -107,16 +107,23 @@ def _add_inpaint(sub) -> None:
         "fps and audio are kept. A killed job continues with --resume. Presets trade time for quality "
         "(docs/inpainting.md).",
     )
-    p.add_argument("video", type=Path, metavar="VIDEO", help="input video file or frame folder")
+    p.add_argument("video", type=Path, nargs="?", metavar="VIDEO", help="input video file or frame folder")
     _add_inpaint_options(p)
-    p.add_argument("-o", "--output", type=Path, required=True, help="output video (.mp4, .mkv lossless, or a folder)")
+    p.add_argument("-o", "--output", type=Path, help="output video (.mp4, .mkv lossless, or a folder)")
+    p.add_argument(
+        "--manifest",
+        type=Path,
+        help="CSV of jobs (columns video,mask,output; optional preset,seed) instead of VIDEO/--mask/-o; rows are "
+        "split between the processes of `accelerate launch`, existing outputs are skipped (docs/scaling.md)",
+    )
+    p.add_argument("--results", type=Path, help="results CSV of a --manifest run (default: MANIFEST.results.csv)")
     p.set_defaults(func=_run_inpaint)
 
 
 def _add_inpaint_options(p: argparse.ArgumentParser) -> None:
     from videovq.inpaint.presets import PRESET_NAMES
 
-    p.add_argument("--mask", type=Path, required=True, help="mask video, frame folder or image; non-zero = hole")
+    p.add_argument("--mask", type=Path, help="mask video, frame folder or image; non-zero = hole")
     p.add_argument("--preset", default="default", choices=PRESET_NAMES, help="speed/quality trade-off")
     p.add_argument("--dilate", type=int, default=0, help="grow the hole by this many pixels")
     p.add_argument("--resize-mask", action="store_true", help="resize a mask of another size to the video's")
@@ -143,6 +150,13 @@ def _inpaint_config(args):
 
 
 def _run_inpaint(args) -> int:
+    if args.manifest is not None:
+        if args.video or args.mask or args.output:
+            raise InputError("--manifest takes the videos, masks and outputs from the CSV; drop VIDEO, --mask and -o")
+        return _run_inpaint_manifest(args)
+    missing = [name for name, value in (("VIDEO", args.video), ("--mask", args.mask), ("-o", args.output)) if not value]
+    if missing:
+        raise InputError(f"inpaint needs {', '.join(missing)} (or --manifest JOBS.csv); see videovq inpaint --help")
     from videovq.inpaint.pipeline import inpaint_video
 
     job = inpaint_video(
@@ -163,6 +177,30 @@ def _run_inpaint(args) -> int:
     )
     print(f"wrote {job.output}" + (f" and {job.side_by_side}" if job.side_by_side else ""))
     return 0
+
+
+def _run_inpaint_manifest(args) -> int:
+    from videovq.config import apply_overrides
+    from videovq.inpaint.batch import run_manifest
+    from videovq.inpaint.pipeline import inpaint_video
+    from videovq.inpaint.presets import preset
+    from videovq.train.common import process_state
+
+    state = process_state()
+    device = str(state.device) if args.device.startswith("cuda") and state.num_processes > 1 else _device(args.device)
+
+    def inpaint_row(row) -> None:
+        config = apply_overrides(preset(row.preset or args.preset), args.set)
+        if args.max_side is not None:
+            config.max_side = args.max_side
+        inpaint_video(
+            row.video, row.mask, row.output, config, dilate=args.dilate, resize_mask=args.resize_mask,
+            seed=args.seed if row.seed is None else row.seed, device=device, tokenizer=args.tokenizer, crf=args.crf,
+            log=lambda text: None,
+        )  # fmt: skip
+
+    results = run_manifest(args.manifest, inpaint_row, args.results)
+    return 1 if state.is_main_process and any(r.status == "failed" for r in results) else 0
 
 
 # -- info -----------------------------------------------------------------------------------------------------------
@@ -212,6 +250,8 @@ def _run_evaluate(args) -> int:
     if args.json is not None:
         check_output_path(args.json, inputs=[args.pred, args.ref], overwrite=args.overwrite)
     report = evaluate(args.pred, args.ref, args.mask, metrics, i3d=args.i3d, device=args.device)
+    if int(os.environ.get("RANK", "0")) != 0:  # under accelerate launch only the main process reports
+        return 0
     print(report.table())
     if args.json is not None:
         write_report_json(report, args.json, overwrite=args.overwrite)

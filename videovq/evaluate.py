@@ -217,18 +217,33 @@ def evaluate(
     i3d: str | Path | None = None,
     device: str = "cpu",
 ) -> Report:
-    """Score predictions against references (two videos or two folders of videos); see the module docstring."""
+    """Score predictions against references (two videos or two folders of videos); see the module docstring.
+
+    Under ``accelerate launch --num_processes N`` the videos are split between the processes (each scores its share,
+    FVD features included) and gathered on every process in their original order, so the report equals a
+    one-process run's.
+    """
+    from accelerate.utils import gather_object
+
+    from videovq.train.common import process_state
+
     pairs = pair_videos(Path(pred), Path(ref), Path(mask) if mask else None)
+    state = process_state()
+    if device.startswith("cuda") and state.num_processes > 1:
+        device = str(state.device)  # one GPU per process
     extractor = None
     if "fvd" in metrics:
         from videovq.metrics.fvd import I3DFeatureExtractor
 
         extractor = I3DFeatureExtractor(i3d, device=device)
-    total = sum(probe(p.ref).num_frames for p in pairs)  # for the progress bar's ETA
     videos = []
-    with tqdm(total=total, desc="evaluate", unit="frame") as progress:
-        for pair in pairs:
-            videos.append(score_video(pair, metrics, extractor, progress))
+    with state.split_between_processes(pairs) as mine:
+        total = sum(probe(p.ref).num_frames for p in mine)  # for the progress bar's ETA
+        with tqdm(total=total, desc="evaluate", unit="frame", disable=not state.is_main_process) as progress:
+            for pair in mine:
+                videos.append(score_video(pair, metrics, extractor, progress))
+    if state.num_processes > 1:
+        videos = gather_object(videos)  # contiguous shares in rank order: the original order
     report = Report(videos, tuple(metrics))
     if "fvd" in metrics:
         report.fvd, report.fvd_clips = fvd_of(videos)

@@ -59,6 +59,9 @@ class VectorQuantizer(nn.Module):
         split_overused: bool = False,
     ):
         super().__init__()
+        # Set by data-parallel training (one model on many processes); processes that each fit their own video
+        # (batch inpainting) must not wait for each other here.
+        self.sync_processes = False
         if update not in ("ema", "loss"):
             raise ValueError(f"update={update!r}: use 'ema' or 'loss'")
         self.dim, self.codebook_size = dim, codebook_size
@@ -152,7 +155,7 @@ class VectorQuantizer(nn.Module):
     def _ema_update(self, z: torch.Tensor, indices: torch.Tensor, weight: torch.Tensor) -> None:
         onehot_sum = torch.zeros_like(self.ema_sum).index_add_(0, indices, z * weight[:, None])  # (K, code_dim)
         counts = torch.bincount(indices, weights=weight, minlength=self.codebook_size)
-        if torch.distributed.is_available() and torch.distributed.is_initialized():
+        if self.sync_processes:
             # Every process must apply the same update, from everyone's assignments (DDP would otherwise
             # broadcast rank 0's buffers and drop the other ranks' statistics).
             torch.distributed.all_reduce(onehot_sum)

@@ -93,3 +93,14 @@ def make_accelerator(mixed_precision: str, cpu: bool = False):
     from accelerate import Accelerator
 
     return Accelerator(mixed_precision=mixed_precision, cpu=cpu or not torch.cuda.is_available())
+
+
+def process_state():
+    """accelerate's `PartialState` (rank, world size, device), forming the process group on CPU-only machines too.
+
+    Like `make_accelerator`: without asking for the CPU, accelerate does not form a multi-process group on a machine
+    without GPUs, and every process would think it is alone.
+    """
+    from accelerate import PartialState
+
+    return PartialState(cpu=not torch.cuda.is_available())

@@ -149,6 +149,7 @@ def train_tokenizer(
     if gan is not None:
         gan = _Gan(*accelerator.prepare(gan.disc, gan.optimizer))
     quantizer = accelerator.unwrap_model(model).quantizer
+    quantizer.sync_processes = accelerator.num_processes > 1
 
     log = TrainLog(run, start, config.steps, accelerator.is_main_process, "train tokenizer")
     log.message(
