@@ -285,3 +285,27 @@ def test_generate_cli_writes_video_and_contact_sheet(tiny_vldm, tmp_path, capsys
     assert "--overwrite" in capsys.readouterr().err
     assert main(["generate", "--model", str(tmp_path), "-o", str(tmp_path / "x.mp4")]) == 2
     assert "temporal.safetensors" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("trainer", ["image-autoencoder", "image-ldm", "vldm", "decoder"])
+def test_two_process_accelerate_launch(trainer, tiny_image_ldm, tmp_path):
+    import json
+    import os
+
+    config = {"image-autoencoder": "tiny_image_autoencoder", "image-ldm": "tiny_image_ldm", "vldm": "tiny_vldm", "decoder": "tiny_decoder"}[trainer]
+    model_option = {"image-ldm": "autoencoder", "vldm": "image_model", "decoder": "autoencoder"}.get(trainer)
+    run = tmp_path / "ddp"
+    cmd = [
+        sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+        "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+        "-m", "videovq", "train", trainer, "--config", str(CONFIGS / f"{config}.yaml"), "--data", *DATA,
+        "--run-dir", str(run), "--set", "steps=2", "--set", "optim.grad_accum=1",
+    ]  # fmt: skip
+    if model_option:
+        cmd += ["--set", f"{model_option}={tiny_image_ldm}"]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.count("model:") == 1
+    facts = json.loads((run / "log.jsonl").read_text().splitlines()[0])
+    assert facts["processes"] == 2 and facts["effective_batch"] == 2 * facts["batch_size"]
+    assert (run / "model").is_dir()

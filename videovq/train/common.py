@@ -77,12 +77,25 @@ class TrainLog:
             with self.path.open("a") as f:
                 f.write(json.dumps({"step": step, "time": round(time.time() - self.started, 2), **values}) + "\n")
 
+    def record(self, values: dict) -> None:
+        """One JSON line of run facts (e.g. the effective batch at the start), beside the step lines."""
+        if self.main:
+            with self.path.open("a") as f:
+                f.write(json.dumps(values) + "\n")
+
     def message(self, text: str) -> None:
         if self.main:
             self.bar.write(text)
 
     def close(self) -> None:
         self.bar.close()
+
+
+def batch_facts(cfg: OptimConfig, processes: int, unit: str = "clips") -> tuple[str, dict]:
+    """The effective batch, as a sentence for the console and as a record for log.jsonl."""
+    total = cfg.batch_size * cfg.grad_accum * processes
+    text = f"batch {cfg.batch_size} x {cfg.grad_accum} accumulation x {processes} processes = {total} {unit} per step"
+    return text, {"batch_size": cfg.batch_size, "grad_accum": cfg.grad_accum, "processes": processes, "effective_batch": total}
 
 
 def make_accelerator(mixed_precision: str, cpu: bool = False):

@@ -43,6 +43,7 @@ def run_steps(
     scheduler,
     extras: dict[str, Any] | None = None,
     extra_state: Callable[[], dict[str, Any]] | None = None,
+    facts: dict[str, Any] | None = None,
     desc: str,
     time_limit_minutes: float | None = None,
 ) -> bool:
@@ -53,11 +54,14 @@ def run_steps(
         saved: what the checkpoint's model.safetensors holds (object with state_dict()).
         extras: further objects saved beside it as NAME.safetensors (an EMA, a discriminator).
         extra_state: returns further state for trainer.pt (a discriminator's optimiser); `resume_from` gives it back.
+        facts: written to log.jsonl before the first step (the effective batch, see `batch_facts`).
 
     Returns:
         True when all steps ran, False when the time limit stopped the run early (resume later).
     """
     log = TrainLog(run, start, config.steps, accelerator.is_main_process, desc)
+    if facts:
+        log.record({"start_step": start, **facts})
     deadline = time.time() + 60 * time_limit_minutes if time_limit_minutes else None
     step = start
     while step < config.steps:
@@ -79,14 +83,6 @@ def run_steps(
             return False
     log.close()
     return True
-
-
-def batch_summary(batch_size: int, grad_accum: int, processes: int, unit: str = "clips") -> str:
-    """The effective batch, spelled out, for the first log line."""
-    return (
-        f"batch {batch_size} x {grad_accum} accumulation x {processes} processes = "
-        f"{batch_size * grad_accum * processes} {unit} per step"
-    )
 
 
 class EMA:

@@ -28,7 +28,7 @@ from videovq.train.checkpoint import (
     save_checkpoint,
     save_weights,
 )
-from videovq.train.common import OptimConfig, TrainLog, make_accelerator, make_optimizer, step_rng
+from videovq.train.common import OptimConfig, TrainLog, batch_facts, make_accelerator, make_optimizer, step_rng
 
 
 @dataclass
@@ -152,11 +152,9 @@ def train_tokenizer(
     quantizer.sync_processes = accelerator.num_processes > 1
 
     log = TrainLog(run, start, config.steps, accelerator.is_main_process, "train tokenizer")
-    log.message(
-        f"{sampler}; batch {config.optim.batch_size} x {config.optim.grad_accum} accumulation x "
-        f"{accelerator.num_processes} processes = {config.optim.batch_size * config.optim.grad_accum * accelerator.num_processes} clips per step"
-        + (f"; resumed from {checkpoint.name}" if checkpoint else "")
-    )
+    batch_text, facts = batch_facts(config.optim, accelerator.num_processes)
+    log.record({"start_step": start, **facts})
+    log.message(f"{sampler}; {batch_text}" + (f"; resumed from {checkpoint.name}" if checkpoint else ""))
     deadline = time.time() + 60 * time_limit_minutes if time_limit_minutes else None
     step = start
     model.train()

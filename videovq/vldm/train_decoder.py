@@ -19,8 +19,8 @@ from videovq.data.clips import sample_batch
 from videovq.errors import InputError
 from videovq.tokenizer.discriminator import hinge_d_loss, hinge_g_loss
 from videovq.train.checkpoint import prepare_run_dir, save_weights
-from videovq.train.common import OptimConfig, make_accelerator, make_optimizer, step_rng
-from videovq.train.loop import batch_summary, resume_from, run_steps
+from videovq.train.common import OptimConfig, batch_facts, make_accelerator, make_optimizer, step_rng
+from videovq.train.loop import resume_from, run_steps
 from videovq.vldm.decoder import DECODER_WEIGHTS, DecoderWeights, TemporalDecoderConfig, inflate_decoder
 from videovq.vldm.discriminator import PatchDiscriminator3D, adaptive_weight
 from videovq.vldm.models import SHIPPED, resolve_image_model
@@ -141,9 +141,10 @@ def train_decoder(
     wrapped, optimizer = accelerator.prepare(model, optimizer)
     if disc is not None:
         disc, disc_optimizer = accelerator.prepare(disc, disc_optimizer)
-    accelerator.print(f"{sampler}; " + batch_summary(config.optim.batch_size, 1, accelerator.num_processes))
     if config.optim.grad_accum != 1:
         raise InputError("optim.grad_accum: the decoder trainer takes one micro-batch per step; raise batch_size")
+    batch_text, facts = batch_facts(config.optim, accelerator.num_processes)
+    accelerator.print(f"{sampler}; {batch_text}")
 
     def step(step: int) -> dict[str, float]:
         rng = step_rng(config.seed, step, 0, accelerator.process_index)
@@ -178,7 +179,7 @@ def train_decoder(
         step, accelerator=accelerator, run=run, config=config, start=state.step, saved=saved, optimizer=optimizer,
         scheduler=scheduler, extras={"discriminator": accelerator.unwrap_model(disc)} if disc else {},
         extra_state=(lambda: {"discriminator_optimizer": disc_optimizer.state_dict()}) if disc else None,
-        desc="train temporal decoder", time_limit_minutes=time_limit_minutes,
+        facts=facts, desc="train temporal decoder", time_limit_minutes=time_limit_minutes,
     )
     final = run / "model"
     if done and accelerator.is_main_process:

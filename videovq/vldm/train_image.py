@@ -21,8 +21,8 @@ from einops import rearrange
 from videovq.data.clips import ClipSampler, build_sources, sample_batch
 from videovq.errors import InputError
 from videovq.train.checkpoint import prepare_run_dir
-from videovq.train.common import OptimConfig, make_accelerator, make_optimizer, step_rng
-from videovq.train.loop import batch_summary, resume_from, run_steps
+from videovq.train.common import OptimConfig, batch_facts, make_accelerator, make_optimizer, step_rng
+from videovq.train.loop import resume_from, run_steps
 from videovq.vldm.models import (
     AutoencoderKLConfig,
     ImageLDM,
@@ -161,7 +161,8 @@ def train_image_autoencoder(
     optimizer, scheduler = make_optimizer(vae.parameters(), config.optim, config.steps)
     start = resume_from(run, resume, vae, optimizer, scheduler, {}).step
     model, optimizer = accelerator.prepare(_ReconstructWithKL(vae), optimizer)
-    accelerator.print(f"{sampler}; " + batch_summary(config.optim.batch_size, config.optim.grad_accum, accelerator.num_processes, "frames"))
+    batch_text, facts = batch_facts(config.optim, accelerator.num_processes, "frames")
+    accelerator.print(f"{sampler}; {batch_text}")
 
     def step(step: int) -> dict[str, float]:
         return _optimiser_step(
@@ -175,7 +176,7 @@ def train_image_autoencoder(
     model.train()
     done = run_steps(
         step, accelerator=accelerator, run=run, config=config, start=start, saved=vae,
-        optimizer=optimizer, scheduler=scheduler, desc="train image autoencoder", time_limit_minutes=time_limit_minutes,
+        optimizer=optimizer, scheduler=scheduler, facts=facts, desc="train image autoencoder", time_limit_minutes=time_limit_minutes,
     )
     final = run / "model"
     if done and accelerator.is_main_process:
@@ -237,7 +238,8 @@ def train_image_unet(
     optimizer, scheduler = make_optimizer(unet.parameters(), config.optim, config.steps)
     start = resume_from(run, resume, unet, optimizer, scheduler, {}).step
     model, optimizer = accelerator.prepare(unet, optimizer)
-    accelerator.print(f"{sampler}; " + batch_summary(config.optim.batch_size, config.optim.grad_accum, accelerator.num_processes, "frames"))
+    batch_text, facts = batch_facts(config.optim, accelerator.num_processes, "frames")
+    accelerator.print(f"{sampler}; {batch_text}")
     scale = float(vae.config.scaling_factor)
 
     def loss_fn(rng):
@@ -252,7 +254,7 @@ def train_image_unet(
     done = run_steps(
         lambda s: _optimiser_step(model, optimizer, scheduler, config, s, accelerator, loss_fn),
         accelerator=accelerator, run=run, config=config, start=start, saved=accelerator.unwrap_model(model),
-        optimizer=optimizer, scheduler=scheduler, desc="train image LDM", time_limit_minutes=time_limit_minutes,
+        optimizer=optimizer, scheduler=scheduler, facts=facts, desc="train image LDM", time_limit_minutes=time_limit_minutes,
     )
     final = run / "model"
     if done and accelerator.is_main_process:

@@ -20,8 +20,8 @@ from einops import rearrange
 
 from videovq.errors import InputError
 from videovq.train.checkpoint import prepare_run_dir, save_weights
-from videovq.train.common import OptimConfig, make_accelerator, make_optimizer, step_rng
-from videovq.train.loop import EMA, batch_summary, resume_from, run_steps
+from videovq.train.common import OptimConfig, batch_facts, make_accelerator, make_optimizer, step_rng
+from videovq.train.loop import EMA, resume_from, run_steps
 from videovq.data.clips import sample_batch
 from videovq.vldm.inflate import TemporalConfig, TemporalWeights, freeze_spatial, inflate, temporal_parameters
 from videovq.vldm.models import SHIPPED, load_image_ldm
@@ -144,9 +144,9 @@ def train_video_ldm(
     model, optimizer = accelerator.prepare(video_unet, optimizer)
     total = sum(p.numel() for p in params.values())
     frozen = sum(p.numel() for p in video_unet.parameters()) - total
+    batch_text, facts = batch_facts(config.optim, accelerator.num_processes)
     accelerator.print(
-        f"{sampler}; " + batch_summary(config.optim.batch_size, config.optim.grad_accum, accelerator.num_processes)
-        + f"; training {total / 1e6:.2f}M temporal parameters, {frozen / 1e6:.2f}M spatial frozen"
+        f"{sampler}; {batch_text}; training {total / 1e6:.2f}M temporal parameters, {frozen / 1e6:.2f}M spatial frozen"
     )
     text = _text_embeddings(image, config.prompt, accelerator.device)
     scale = image.latent_scale
@@ -180,7 +180,7 @@ def train_video_ldm(
     model.train()
     done = run_steps(
         step, accelerator=accelerator, run=run, config=config, start=start, saved=saved, optimizer=optimizer,
-        scheduler=scheduler, extras={"ema": ema}, desc="train video LDM", time_limit_minutes=time_limit_minutes,
+        scheduler=scheduler, extras={"ema": ema}, facts=facts, desc="train video LDM", time_limit_minutes=time_limit_minutes,
     )
     final = run / "model"
     if done and accelerator.is_main_process:
