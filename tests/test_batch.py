@@ -27,6 +27,9 @@ def accelerate_cmd(processes: int, *args: str) -> list[str]:
     ]  # fmt: skip
 
 
+ROOT = Path(__file__).resolve().parents[1]
+
+
 def run(cmd: list[str]) -> subprocess.CompletedProcess:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     return subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
@@ -117,9 +120,21 @@ def test_two_process_evaluate_equals_one_process(tmp_path):
     one = run([sys.executable, "-m", "videovq", "evaluate", "--pred", str(pred), "--ref", str(ref),
                "--metrics", metrics, "--json", str(tmp_path / "one.json")])  # fmt: skip
     assert one.returncode == 0, one.stderr[-2000:]
-    two = run(accelerate_cmd(2, "evaluate", "--pred", str(pred), "--ref", str(ref), "--metrics", metrics,
-                             "--json", str(tmp_path / "two.json")))  # fmt: skip
+    # Launched with the shipped 2-process CPU config, as docs/scaling.md shows.
+    config = ROOT / "configs" / "accelerate" / "cpu_2proc.yaml"
+    two = run([sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(config), "-m", "videovq",
+               "evaluate", "--pred", str(pred), "--ref", str(ref), "--metrics", metrics,
+               "--json", str(tmp_path / "two.json")])  # fmt: skip
     assert two.returncode == 0, two.stderr[-2000:]
     a, b = (json.loads((tmp_path / f"{n}.json").read_text()) for n in ("one", "two"))
     assert a == b
     assert two.stdout.count("| mean |") == 1  # the table is printed once, by the main process
+
+
+def test_shipped_accelerate_configs_parse():
+    from accelerate.commands.config.config_args import load_config_from_file
+
+    configs = sorted((ROOT / "configs" / "accelerate").glob("*.yaml"))
+    assert len(configs) >= 5
+    kinds = {load_config_from_file(str(c)).distributed_type.value for c in configs}
+    assert {"NO", "MULTI_CPU", "MULTI_GPU", "FSDP"} <= kinds
