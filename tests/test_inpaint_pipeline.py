@@ -104,3 +104,21 @@ def test_resuming_from_saved_stages_gives_the_same_result(tmp_path):
         (tmp_path / "work" / name).unlink()
     resumed = inpaint_frames(frames, hole, tiny_tokenizer(), config, store=store, log=lambda s: None)
     assert np.array_equal(resumed.frames, straight.frames)
+
+
+def test_match_boundary_removes_a_smooth_colour_offset_and_ignores_hole_contents():
+    from videovq.inpaint.pipeline import match_boundary
+
+    rng = np.random.default_rng(0)
+    truth = rng.integers(60, 190, (2, 40, 50, 3)).astype(np.uint8)
+    remaining = np.zeros((2, 40, 50), bool)
+    remaining[:, 10:30, 15:35] = True
+    generated = np.clip(truth.astype(int) + 25, 0, 255).astype(np.uint8)  # right texture, wrong brightness
+    filled = truth.copy()
+    filled[remaining] = rng.integers(0, 255, (int(remaining.sum()), 3))  # the hole's own content: must not matter
+    out = match_boundary(filled, remaining, generated)
+    error = np.abs(out[remaining].astype(int) - truth[remaining]).mean()
+    assert error < 1.0  # was 25 grey levels before matching
+    assert np.array_equal(out[~remaining], generated[~remaining])
+    filled[remaining] = 0
+    assert np.array_equal(match_boundary(filled, remaining, generated), out)

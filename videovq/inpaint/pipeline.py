@@ -21,7 +21,7 @@ import torch
 from videovq.errors import InputError
 from videovq.inpaint.fit import fit_transformer
 from videovq.inpaint.presets import InpaintConfig
-from videovq.inpaint.propagation import propagate
+from videovq.inpaint.propagation import harmonic_fill, propagate
 from videovq.inpaint.sampling import predict_tokens
 from videovq.inpaint.stages import StageStore
 from videovq.windows import temporal_windows
@@ -123,8 +123,28 @@ def inpaint_frames(
     with _stage(result, "decode", log, "6/6 decode and composite"):
         height, width = work_frames.shape[1:3]
         fill = decode_frames(tokenizer, codebook.to_global(tokens), config.window, config.overlap)[:, :height, :width]
-        result.frames = composite(filled, remaining, _resize_frames(fill, frames.shape[1:3]), config.feather, in_place=True)
+        fill = _resize_frames(fill, frames.shape[1:3])
+        if config.match_boundary:
+            fill = match_boundary(filled, remaining, fill)
+        result.frames = composite(filled, remaining, fill, config.feather, in_place=True)
     return result
+
+
+def match_boundary(filled: np.ndarray, remaining: np.ndarray, generated: np.ndarray) -> np.ndarray:
+    """Shift `generated` inside `remaining` so it meets `filled` at the hole's edge (gradient-domain compositing).
+
+    Per frame: the mismatch ``filled - generated`` on the known pixels is interpolated into the hole harmonically
+    (the membrane that equals the mismatch on the hole's boundary) and added to the generated pixels. A decoded fill
+    whose colours are off by a smooth offset -- the usual error of a tokenizer's reconstruction -- then continues
+    the surrounding frame seamlessly, and its texture is unchanged. Only hole pixels change.
+    """
+    out = generated.copy()
+    for t in np.nonzero(remaining.any(axis=(1, 2)))[0]:
+        mismatch = filled[t].astype(np.float32) - generated[t].astype(np.float32)
+        offset = harmonic_fill(mismatch, ~remaining[t])
+        hole = remaining[t]
+        out[t][hole] = np.clip(generated[t][hole] + offset[hole], 0, 255).round().astype(np.uint8)
+    return out
 
 
 def composite(

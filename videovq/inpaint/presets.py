@@ -33,6 +33,9 @@ class InpaintConfig:
         window: frames per temporal window (fitting, prediction, decoding).
         overlap: frames shared by consecutive windows.
         feather: width in pixels of a soft blend at the inside edge of the hole (0 = hard composite).
+        match_boundary: gradient-domain compositing: shift the generated fill by the membrane (harmonic)
+            interpolation of its mismatch with the known pixels around the hole, so its colours meet the frame's at
+            the hole's edge while its texture (gradients) is kept (Poisson blending, Perez et al. 2003).
     """
 
     max_side: int | None = None
@@ -48,6 +51,7 @@ class InpaintConfig:
     window: int = 16
     overlap: int = 4
     feather: int = 0
+    match_boundary: bool = True
 
 
 PRESET_NAMES = ("fast", "default", "best")
