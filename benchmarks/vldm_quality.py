@@ -15,7 +15,6 @@ import argparse
 import platform
 import time
 
-import numpy as np
 import torch
 
 from videovq.io.preview import contact_sheet, save_png

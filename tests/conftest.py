@@ -90,3 +90,25 @@ def tiny_tokenizer_dir(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("tiny_tokenizer")
     save_weights(folder / "model.safetensors", VQAutoencoder(config), config)
     return folder
+
+
+def kill_at_first_checkpoint(cmd: list[str], run: Path, final_step: int) -> str:
+    """Start a training command, SIGKILL it as soon as it has written a checkpoint; returns that checkpoint's name.
+
+    Fails if the run got to its last step first (then the test's run is too short to prove anything).
+    """
+    import signal
+    import subprocess
+    import time
+
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    latest = run / "checkpoints" / "latest"
+    deadline = time.time() + 120
+    while not latest.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    killed_at = latest.read_text()
+    assert killed_at != f"step_{final_step:07d}", "the run finished before it could be killed; make it longer"
+    assert not (run / "model").exists()
+    return killed_at

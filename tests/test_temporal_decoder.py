@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import copy
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -14,6 +11,7 @@ import torch
 from einops import rearrange
 from safetensors.torch import load_file
 
+from conftest import kill_at_first_checkpoint
 from videovq.config import load_config
 from videovq.vldm.decoder import DECODER_WEIGHTS, crossfade_weights, inflate_decoder, load_temporal_decoder
 from videovq.vldm.discriminator import PatchDiscriminator3D
@@ -107,15 +105,7 @@ def test_decoder_resume_after_sigkill_reaches_the_same_weights(vae_folder, tmp_p
         sys.executable, "-m", "videovq", "train", "decoder", "--config", str(TINY), "--data", *DATA,
         "--run-dir", str(run), "--set", f"autoencoder={vae_folder}", "--set", steps,
     ]  # fmt: skip
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    latest = run / "checkpoints" / "latest"
-    deadline = time.time() + 120
-    while not latest.exists() and time.time() < deadline and proc.poll() is None:
-        time.sleep(0.01)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    killed_at = latest.read_text()
-    assert killed_at != "step_0000010", "the run finished before it could be killed; make it longer"
+    killed_at = kill_at_first_checkpoint(cmd, run, 10)
     resumed = train_decoder(config(vae_folder, steps), DATA, run, resume=True)
     got = load_file(str(resumed / DECODER_WEIGHTS))
     assert got.keys() == expected.keys()

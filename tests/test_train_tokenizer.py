@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import torch
 from safetensors.torch import load_file
 
+from conftest import kill_at_first_checkpoint
 from videovq.config import load_config
 from videovq.errors import InputError
 from videovq.tokenizer.autoencoder import load_tokenizer
@@ -53,16 +52,7 @@ def test_resume_after_sigkill_reaches_the_same_weights(tmp_path):
     expected = load_file(str(reference / "model.safetensors"))
 
     run = tmp_path / "killed"
-    proc = subprocess.Popen(cli("--run-dir", str(run), "--set", steps), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    latest = run / "checkpoints" / "latest"
-    deadline = time.time() + 120
-    while not latest.exists() and time.time() < deadline and proc.poll() is None:
-        time.sleep(0.01)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    killed_at = latest.read_text()
-    assert killed_at != "step_0000014", "the run finished before it could be killed; make it longer"
-    assert not (run / "model").exists()
+    killed_at = kill_at_first_checkpoint(cli("--run-dir", str(run), "--set", steps), run, 14)
 
     resumed = train_tokenizer(tiny_config(steps), DATA, run, resume=True)
     got = load_file(str(resumed / "model.safetensors"))

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import copy
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +13,7 @@ import torch
 from einops import rearrange
 from safetensors.torch import load_file
 
+from conftest import kill_at_first_checkpoint
 from videovq.cli import main
 from videovq.config import load_config
 from videovq.errors import InputError
@@ -219,15 +218,7 @@ def test_vldm_resume_after_sigkill_reaches_the_same_weights(tiny_image_ldm, tmp_
         sys.executable, "-m", "videovq", "train", "vldm", "--config", str(CONFIGS / "tiny_vldm.yaml"), "--data", *DATA,
         "--run-dir", str(run), "--set", f"image_model={tiny_image_ldm}", "--set", steps,
     ]  # fmt: skip
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    latest = run / "checkpoints" / "latest"
-    deadline = time.time() + 120
-    while not latest.exists() and time.time() < deadline and proc.poll() is None:
-        time.sleep(0.01)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    killed_at = latest.read_text()
-    assert killed_at != "step_0000012", "the run finished before it could be killed; make it longer"
+    killed_at = kill_at_first_checkpoint(cmd, run, 12)
     assert set(load_file(str(run / "checkpoints" / killed_at / "model.safetensors"))) == set(expected)  # temporal only
     resumed = train_video_ldm(tiny_vldm_config(tiny_image_ldm, steps), DATA, run, resume=True)
     got = load_file(str(resumed / "temporal.safetensors"))

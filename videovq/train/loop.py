@@ -13,8 +13,25 @@ from typing import Any, Callable
 
 import torch
 
-from videovq.train.checkpoint import TrainerState, latest_checkpoint, load_checkpoint, load_weights, save_checkpoint
-from videovq.train.common import TrainLog
+from videovq.train.checkpoint import (
+    TrainerState,
+    latest_checkpoint,
+    load_checkpoint,
+    load_weights,
+    prepare_run_dir,
+    save_checkpoint,
+)
+from videovq.train.common import TrainLog, make_accelerator
+
+
+def start_run(config: Any, run_dir: str | Path, resume: bool, overwrite: bool, cpu: bool):
+    """The accelerator, and the run folder prepared by the main process (refusing to clobber another run)."""
+    accelerator = make_accelerator(config.mixed_precision, cpu)
+    run = Path(run_dir)
+    if accelerator.is_main_process:
+        prepare_run_dir(run, config, resume, overwrite)
+    accelerator.wait_for_everyone()
+    return accelerator, run
 
 
 def resume_from(run: Path, resume: bool, model: Any, optimizer, scheduler, extras: dict[str, Any]) -> TrainerState:

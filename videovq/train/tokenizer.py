@@ -24,11 +24,11 @@ from videovq.train.checkpoint import (
     latest_checkpoint,
     load_checkpoint,
     load_weights,
-    prepare_run_dir,
     save_checkpoint,
     save_weights,
 )
-from videovq.train.common import OptimConfig, TrainLog, batch_facts, make_accelerator, make_optimizer, step_rng
+from videovq.train.common import OptimConfig, TrainLog, batch_facts, make_optimizer, step_rng
+from videovq.train.loop import start_run
 
 
 @dataclass
@@ -124,11 +124,7 @@ def train_tokenizer(
     """
     if config.data.size % config.model.downsample:
         raise InputError(f"data.size={config.data.size} must be a multiple of the downsampling {config.model.downsample}")
-    accelerator = make_accelerator(config.mixed_precision, cpu)
-    run = Path(run_dir)
-    if accelerator.is_main_process:
-        prepare_run_dir(run, config, resume, overwrite)
-    accelerator.wait_for_everyone()
+    accelerator, run = start_run(config, run_dir, resume, overwrite, cpu)
 
     sources = build_sources(data, config.data.procedural_weight, held_out=config.data.held_out_frames)
     sampler = ClipSampler(sources, config.data.clip_len, config.data.size, strides=config.data.strides)

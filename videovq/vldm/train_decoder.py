@@ -18,9 +18,9 @@ from einops import rearrange
 from videovq.data.clips import sample_batch
 from videovq.errors import InputError
 from videovq.tokenizer.discriminator import hinge_d_loss, hinge_g_loss
-from videovq.train.checkpoint import prepare_run_dir, save_weights
-from videovq.train.common import OptimConfig, batch_facts, make_accelerator, make_optimizer, step_rng
-from videovq.train.loop import resume_from, run_steps
+from videovq.train.checkpoint import save_weights
+from videovq.train.common import OptimConfig, batch_facts, make_optimizer, step_rng
+from videovq.train.loop import resume_from, run_steps, start_run
 from videovq.vldm.decoder import DECODER_WEIGHTS, DecoderWeights, TemporalDecoderConfig, inflate_decoder
 from videovq.vldm.discriminator import PatchDiscriminator3D, adaptive_weight
 from videovq.vldm.models import SHIPPED, resolve_image_model
@@ -118,11 +118,7 @@ def train_decoder(
     cpu: bool = False,
 ) -> Path:
     """Train the temporal decoder; returns ``RUN/model`` (decoder.safetensors + config.yaml) once all steps ran."""
-    accelerator = make_accelerator(config.mixed_precision, cpu)
-    run = Path(run_dir)
-    if accelerator.is_main_process:
-        prepare_run_dir(run, config, resume, overwrite)
-    accelerator.wait_for_everyone()
+    accelerator, run = start_run(config, run_dir, resume, overwrite, cpu)
     sampler = make_sampler(config.data, data)
     torch.manual_seed(config.seed)
     model = inflate_decoder(load_vae(config.autoencoder), config.decoder)

@@ -20,16 +20,14 @@ from einops import rearrange
 
 from videovq.data.clips import ClipSampler, build_sources, sample_batch
 from videovq.errors import InputError
-from videovq.train.checkpoint import prepare_run_dir
-from videovq.train.common import OptimConfig, batch_facts, make_accelerator, make_optimizer, step_rng
-from videovq.train.loop import resume_from, run_steps
+from videovq.train.common import OptimConfig, batch_facts, make_optimizer, step_rng
+from videovq.train.loop import resume_from, run_steps, start_run
 from videovq.vldm.models import (
     AutoencoderKLConfig,
     ImageLDM,
     UNetConfig,
     build_autoencoder,
     build_unet,
-    load_image_ldm,
     make_scheduler,
     save_image_ldm,
 )
@@ -150,11 +148,7 @@ def train_image_autoencoder(
     levels = len(config.model.block_out_channels)
     if config.data.size % 2 ** (levels - 1):
         raise InputError(f"data.size={config.data.size} must be a multiple of the downsampling {2 ** (levels - 1)}")
-    accelerator = make_accelerator(config.mixed_precision, cpu)
-    run = Path(run_dir)
-    if accelerator.is_main_process:
-        prepare_run_dir(run, config, resume, overwrite)
-    accelerator.wait_for_everyone()
+    accelerator, run = start_run(config, run_dir, resume, overwrite, cpu)
     sampler = make_sampler(config.data, data)
     torch.manual_seed(config.seed)
     vae = build_autoencoder(config.model, config.data.size)
@@ -218,11 +212,7 @@ def train_image_unet(
     """Train the denoising UNet; returns ``RUN/model``, a complete image LDM folder (unet/, vae/, scheduler/)."""
     if not config.autoencoder:
         raise InputError("no autoencoder given: --set autoencoder=RUN/model (from `videovq train image-autoencoder`)")
-    accelerator = make_accelerator(config.mixed_precision, cpu)
-    run = Path(run_dir)
-    if accelerator.is_main_process:
-        prepare_run_dir(run, config, resume, overwrite)
-    accelerator.wait_for_everyone()
+    accelerator, run = start_run(config, run_dir, resume, overwrite, cpu)
     from diffusers import AutoencoderKL
 
     ae_folder = Path(config.autoencoder)

@@ -19,9 +19,9 @@ import torch.nn.functional as F
 from einops import rearrange
 
 from videovq.errors import InputError
-from videovq.train.checkpoint import prepare_run_dir, save_weights
-from videovq.train.common import OptimConfig, batch_facts, make_accelerator, make_optimizer, step_rng
-from videovq.train.loop import EMA, resume_from, run_steps
+from videovq.train.checkpoint import save_weights
+from videovq.train.common import OptimConfig, batch_facts, make_optimizer, step_rng
+from videovq.train.loop import EMA, resume_from, run_steps, start_run
 from videovq.data.clips import sample_batch
 from videovq.vldm.inflate import TemporalConfig, TemporalWeights, freeze_spatial, inflate, temporal_parameters
 from videovq.vldm.models import SHIPPED, load_image_ldm
@@ -117,11 +117,7 @@ def train_video_ldm(
         )
     if max(config.context_frames) > 0 and not config.temporal.context:
         raise InputError("context_frames > 0 needs temporal.context=true (or set context_frames=[0])")
-    accelerator = make_accelerator(config.mixed_precision, cpu)
-    run = Path(run_dir)
-    if accelerator.is_main_process:
-        prepare_run_dir(run, config, resume, overwrite)
-    accelerator.wait_for_everyone()
+    accelerator, run = start_run(config, run_dir, resume, overwrite, cpu)
 
     image = load_image_ldm(config.image_model).to(accelerator.device)
     image.vae.requires_grad_(False).eval()
