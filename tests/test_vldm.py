@@ -176,6 +176,15 @@ def test_load_image_ldm_names_the_missing_part(tiny_image_ldm, tmp_path):
         load_image_ldm(tmp_path / "nowhere")
 
 
+def test_half_precision_files_load_as_float32(tmp_path):
+    torch.manual_seed(0)
+    vae = build_autoencoder(AutoencoderKLConfig([8, 8], 1, 4, 4), 16)
+    folder = save_image_ldm(ImageLDM(tiny_unet(), vae, make_scheduler()), tmp_path / "half", half=True)
+    ldm = load_image_ldm(folder)
+    assert {p.dtype for p in [*ldm.unet.parameters(), *ldm.vae.parameters()]} == {torch.float32}
+    assert ldm.unet.dtype == torch.float32 and vae.dtype == torch.float32  # saving did not change the model
+
+
 def test_text_conditioned_model_without_text_encoder_is_a_clear_error(tmp_path):
     torch.manual_seed(0)
     vae = build_autoencoder(AutoencoderKLConfig([8, 8], 1, 4, 4), 16)

@@ -189,7 +189,8 @@ def load_image_ldm(path: str | Path | None, need_text: bool = False) -> ImageLDM
         cls = getattr(diffusers, name, None)
         if cls is None:
             raise InputError(f"{folder / part}: unknown model class {name!r} in config.json; expected a diffusers class")
-        parts[part] = cls.from_pretrained(folder, subfolder=part, local_files_only=True)
+        # float32 whatever the files hold (ours are stored in fp16): CPU kernels want it; move with `ImageLDM.to`.
+        parts[part] = cls.from_pretrained(folder, subfolder=part, local_files_only=True, torch_dtype=torch.float32)
     scheduler_config = folder / "scheduler" / "scheduler_config.json"
     if not scheduler_config.exists():
         raise InputError(f"{folder}: the image model has no scheduler/scheduler_config.json; add the scheduler folder")
