@@ -62,6 +62,7 @@ def per_frame(unet, x: torch.Tensor, t: torch.Tensor, **kwargs) -> torch.Tensor:
 
 def perturb_temporal(video) -> None:
     """Move every temporal weight away from its initial value (alpha 1 -> 0.4), as training would."""
+    torch.manual_seed(123)
     with torch.no_grad():
         for name, p in temporal_parameters(video).items():
             p.copy_(torch.full_like(p, 0.4) if name.endswith("temporal_mix.raw") else p + 0.05 * torch.randn_like(p))
@@ -159,6 +160,21 @@ def test_freeze_spatial_leaves_only_temporal_parameters_trainable():
     video = freeze_spatial(inflate(tiny_unet()))
     trainable = {n for n, p in video.named_parameters() if p.requires_grad}
     assert trainable == set(temporal_parameters(video))
+
+
+def test_gradient_checkpointing_gives_the_same_gradients():
+    grads = []
+    for checkpointing in (False, True):
+        video = freeze_spatial(inflate(tiny_unet(), TemporalConfig(gradient_checkpointing=checkpointing)))
+        perturb_temporal(video)  # same seed inside: identical weights in both runs
+        video.train()
+        torch.manual_seed(1)
+        x = torch.randn(1, 4, 3, 8, 8)
+        video(x, torch.tensor([50])).square().mean().backward()
+        grads.append({n: p.grad.clone() for n, p in temporal_parameters(video).items()})
+    assert grads[0].keys() == grads[1].keys()
+    for name in grads[0]:
+        torch.testing.assert_close(grads[0][name], grads[1][name], rtol=1e-5, atol=1e-6)
 
 
 # -- loading a user's image model ---------------------------------------------------------------------------------
