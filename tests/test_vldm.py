@@ -209,6 +209,41 @@ def test_text_conditioned_model_without_text_encoder_is_a_clear_error(tmp_path):
         load_image_ldm(folder)
 
 
+def save_tiny_text_ldm(folder: Path) -> Path:
+    """A Stable-Diffusion-shaped folder: conditional UNet, VAE, scheduler, CLIP text encoder and a word tokenizer."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import CLIPTextConfig, CLIPTextModel, PreTrainedTokenizerFast
+
+    torch.manual_seed(0)
+    vae = build_autoencoder(AutoencoderKLConfig([8, 8], 1, 4, 4), 16)
+    save_image_ldm(ImageLDM(tiny_unet(conditional=True), vae, make_scheduler()), folder)
+    vocab = {w: i for i, w in enumerate(["[PAD]", "[UNK]", "a", "red", "ball", "rolling"])}
+    words = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
+    words.pre_tokenizer = pre_tokenizers.Whitespace()
+    PreTrainedTokenizerFast(tokenizer_object=words, unk_token="[UNK]", pad_token="[PAD]", model_max_length=6).save_pretrained(folder / "tokenizer")
+    config = CLIPTextConfig(vocab_size=len(vocab), hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                            num_attention_heads=2, max_position_embeddings=6)  # fmt: skip
+    CLIPTextModel(config).save_pretrained(folder / "text_encoder")
+    return folder
+
+
+def test_text_conditioned_image_model_trains_and_generates_from_a_prompt(tmp_path):
+    folder = save_tiny_text_ldm(tmp_path / "sd")
+    ldm = load_image_ldm(folder)
+    assert ldm.text_conditioned and ldm.text_encoder is not None
+    final = train_video_ldm(tiny_vldm_config(folder, "steps=2", "prompt=a red ball rolling"), DATA, tmp_path / "run")
+    vldm = load_video_ldm(final)
+    red = generate(vldm, 5, steps=2, seed=0, prompt="a red ball", guidance_scale=3.0)
+    empty = generate(vldm, 5, steps=2, seed=0, prompt="", guidance_scale=3.0)
+    assert red.shape == (5, 16, 16, 3)
+    assert not np.array_equal(red, empty)  # the prompt reaches the UNet
+
+
+def test_prompt_for_an_unconditional_model_is_refused(tiny_vldm):
+    with pytest.raises(InputError, match="not text-conditioned"):
+        generate(load_video_ldm(tiny_vldm), 3, steps=1, prompt="a red ball")
+
+
 # -- training -------------------------------------------------------------------------------------------------------
 def test_image_ldm_trainers_write_a_loadable_diffusers_folder(tmp_path):
     ae_config = load_config(ImageAutoencoderTrainConfig, CONFIGS / "tiny_image_autoencoder.yaml")
