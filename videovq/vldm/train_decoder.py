@@ -57,6 +57,8 @@ class DecoderTrainConfig:
         data: training clips.
         optim: optimiser and batch (clips per process).
         ssim_weight: weight of (1 - SSIM) / 2 next to L1.
+        temporal_weight: weight of the L1 between the reconstruction's and the clip's frame-to-frame differences:
+            what the flicker metric measures, and what a per-pixel loss on each frame does not ask for.
         gan: the adversarial term.
     """
 
@@ -65,6 +67,7 @@ class DecoderTrainConfig:
     data: VideoDataConfig = field(default_factory=lambda: VideoDataConfig(clip_len=8))
     optim: OptimConfig = field(default_factory=lambda: OptimConfig(lr=1e-4, batch_size=2, warmup_steps=50))
     ssim_weight: float = 0.2
+    temporal_weight: float = 1.0
     gan: DecoderGanConfig = field(default_factory=DecoderGanConfig)
     steps: int = 1500
     seed: int = 0
@@ -83,17 +86,20 @@ def load_vae(folder: str | Path):
     return AutoencoderKL.from_pretrained(root, subfolder="vae", local_files_only=True)
 
 
-def reconstruction_loss(recon: torch.Tensor, clips: torch.Tensor, ssim_weight: float) -> tuple[torch.Tensor, dict]:
+def reconstruction_loss(recon: torch.Tensor, clips: torch.Tensor, config: DecoderTrainConfig) -> tuple[torch.Tensor, dict]:
+    """L1 + SSIM per frame, + L1 of the frame-to-frame differences (B, 3, T, H, W)."""
     frames, target = (rearrange(x, "b c t h w -> (b t) c h w") for x in (recon, clips))
     l1 = (frames - target).abs().mean()
     ssim = kornia.losses.ssim_loss((frames + 1) / 2, (target + 1) / 2, window_size=11)
-    return l1 + ssim_weight * ssim, {"l1": float(l1.detach()), "ssim": float(ssim.detach())}
+    temporal = (recon.diff(dim=2) - clips.diff(dim=2)).abs().mean()
+    total = l1 + config.ssim_weight * ssim + config.temporal_weight * temporal
+    return total, {"l1": float(l1.detach()), "ssim": float(ssim.detach()), "temporal": float(temporal.detach())}
 
 
 def generator_step(model, disc, clips: torch.Tensor, latents: torch.Tensor, config: DecoderTrainConfig, last_layer):
     """The decoder's loss on one batch (+ the adaptively weighted adversarial term once the discriminator is on)."""
     recon = model(latents)
-    total, values = reconstruction_loss(recon, clips, config.ssim_weight)
+    total, values = reconstruction_loss(recon, clips, config)
     if disc is not None:
         g_loss = hinge_g_loss(disc(recon))
         weight = config.gan.weight * adaptive_weight(total, g_loss, last_layer)
