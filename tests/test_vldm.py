@@ -360,3 +360,13 @@ def test_two_process_accelerate_launch(trainer, tiny_image_ldm, tmp_path):
     facts = json.loads((run / "log.jsonl").read_text().splitlines()[0])
     assert facts["processes"] == 2 and facts["effective_batch"] == 2 * facts["batch_size"]
     assert (run / "model").is_dir()
+
+
+def test_shipped_video_ldm_generates(tmp_path):
+    """The shipped image LDM, temporal layers and temporal decoder are installed and work together."""
+    from videovq.weights import vldm_path
+
+    vldm = load_video_ldm(vldm_path())
+    assert vldm.decoder is not None and vldm.config.image_model == "shipped"
+    video = generate(vldm, 3, steps=1, seed=0)
+    assert video.shape == (3, 64, 64, 3)

@@ -135,10 +135,13 @@ class ImageLDM:
     def text_conditioned(self) -> bool:
         return self.unet.__class__.__name__ == "UNet2DConditionModel"
 
-    def to(self, device: torch.device | str, dtype: torch.dtype = torch.float32) -> ImageLDM:
+    def to(self, device: torch.device | str, dtype: torch.dtype | None = None) -> ImageLDM:
+        """Move every part to `device` (and cast to `dtype` when given)."""
         for part in (self.unet, self.vae, self.text_encoder):
             if part is not None:
-                part.to(device=device, dtype=dtype)
+                part.to(device)
+                if dtype is not None:
+                    part.to(dtype)
         return self
 
 

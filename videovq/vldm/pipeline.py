@@ -123,10 +123,11 @@ def sample_latents(
 
 
 @torch.no_grad()
-def decode_latents(vldm: VideoLDM, latents: torch.Tensor, chunk: int = 16) -> np.ndarray:
-    """(1, C, T, h, w) scaled latents -> uint8 (T, H, W, 3), with the temporal decoder when the model has one."""
+def decode_latents(vldm: VideoLDM, latents: torch.Tensor, chunk: int = 16, temporal: bool = True) -> np.ndarray:
+    """(1, C, T, h, w) scaled latents -> uint8 (T, H, W, 3), with the temporal decoder when the model has one
+    (and `temporal`), else the image VAE's decoder frame by frame."""
     latents = latents / vldm.image.latent_scale
-    if vldm.decoder is not None:
+    if vldm.decoder is not None and temporal:
         video = vldm.decoder.decode_video(latents, chunk)
     else:
         frames = rearrange(latents, "b c t h w -> (b t) c h w")
@@ -168,7 +169,8 @@ def generate(
         context_frames: how many frames each chunk is conditioned on.
         prompt: text for a text-conditioned image model.
         guidance_scale: classifier-free guidance for text (1 = off).
-        independent_frames: the baseline: every frame sampled on its own by the image model (no temporal layers).
+        independent_frames: the baseline: every frame sampled on its own by the image model (no temporal layers)
+            and decoded by the image VAE's own decoder.
     """
     device = next(vldm.unet.parameters()).device
     image = vldm.image
@@ -182,7 +184,7 @@ def generate(
                 vldm.unet, image.scheduler.config, shape, steps, generator, device, text=_rep(text, num_frames),
                 uncond_text=_rep(uncond, num_frames), guidance_scale=guidance_scale, progress=bar,
             )
-        return decode_latents(vldm, rearrange(latents, "t c 1 h w -> 1 c t h w"))
+        return decode_latents(vldm, rearrange(latents, "t c 1 h w -> 1 c t h w"), temporal=False)
 
     chunk = vldm.config.clip_len
     if context_frames >= chunk:
