@@ -275,7 +275,7 @@ def _add_train(sub) -> None:
     )
     _add_train_options(tok)
     tok.set_defaults(func=_run_train_tokenizer)
-    for name, (_, _, _, help) in DIFFUSION_TRAINERS.items():
+    for name, (help, run) in DIFFUSION_TRAINERS.items():
         stage = _subparser(
             tsub,
             name,
@@ -284,7 +284,7 @@ def _add_train(sub) -> None:
             "(docs/video_ldm.md has the commands that made the shipped models).",
         )
         _add_train_options(stage)
-        stage.set_defaults(func=_run_train_diffusion)
+        stage.set_defaults(func=run)
 
 
 def _add_train_options(p: argparse.ArgumentParser) -> None:
@@ -309,39 +309,52 @@ def _run_train_tokenizer(args) -> int:
     return 0
 
 
-# name -> (module, function, config class, help)
-DIFFUSION_TRAINERS = {
-    "image-autoencoder": (
-        "videovq.vldm.train_image", "train_image_autoencoder", "ImageAutoencoderTrainConfig",
-        "train the image LDM's AutoencoderKL (stage 1 of the shipped image LDM)",
-    ),
-    "image-ldm": (
-        "videovq.vldm.train_image", "train_image_unet", "ImageUNetTrainConfig",
-        "train the image LDM's UNet2DModel on a trained autoencoder's latents (stage 2)",
-    ),
-    "vldm": (
-        "videovq.vldm.train_video", "train_video_ldm", "VideoLDMTrainConfig",
-        "train the temporal layers of a frozen image LDM on video (the video LDM)",
-    ),
-    "decoder": (
-        "videovq.vldm.train_decoder", "train_decoder", "DecoderTrainConfig",
-        "finetune a VAE decoder with temporal layers against a 3-D patch discriminator (the temporal decoder)",
-    ),
-}  # fmt: skip
-
-
-def _run_train_diffusion(args) -> int:
-    import importlib
-
+def _train_diffusion(args, config_class, trainer) -> int:
     from videovq.config import load_config
 
-    module_name, function, config_class, _ = DIFFUSION_TRAINERS[args.model]
-    module = importlib.import_module(module_name)
-    config = load_config(getattr(module, config_class), args.config, args.set)
-    final = getattr(module, function)(config, args.data, args.run_dir, args.resume, args.overwrite, args.time_limit, args.cpu)
+    config = load_config(config_class, args.config, args.set)
+    final = trainer(config, args.data, args.run_dir, args.resume, args.overwrite, args.time_limit, args.cpu)
     if int(os.environ.get("RANK", "0")) == 0:  # one line, not one per process under accelerate launch
         print(f"model: {final}" if final.exists() else f"stopped early; continue with --resume (run: {args.run_dir})")
     return 0
+
+
+def _run_train_image_autoencoder(args) -> int:
+    from videovq.vldm.train_image import ImageAutoencoderTrainConfig, train_image_autoencoder
+
+    return _train_diffusion(args, ImageAutoencoderTrainConfig, train_image_autoencoder)
+
+
+def _run_train_image_ldm(args) -> int:
+    from videovq.vldm.train_image import ImageUNetTrainConfig, train_image_unet
+
+    return _train_diffusion(args, ImageUNetTrainConfig, train_image_unet)
+
+
+def _run_train_vldm(args) -> int:
+    from videovq.vldm.train_video import VideoLDMTrainConfig, train_video_ldm
+
+    return _train_diffusion(args, VideoLDMTrainConfig, train_video_ldm)
+
+
+def _run_train_decoder(args) -> int:
+    from videovq.vldm.train_decoder import DecoderTrainConfig, train_decoder
+
+    return _train_diffusion(args, DecoderTrainConfig, train_decoder)
+
+
+# name -> (help, runner)
+DIFFUSION_TRAINERS = {
+    "image-autoencoder": (
+        "train the image LDM's AutoencoderKL (stage 1 of the shipped image LDM)", _run_train_image_autoencoder
+    ),
+    "image-ldm": ("train the image LDM's UNet2DModel on a trained autoencoder's latents (stage 2)", _run_train_image_ldm),
+    "vldm": ("train the temporal layers of a frozen image LDM on video (the video LDM)", _run_train_vldm),
+    "decoder": (
+        "finetune a VAE decoder with temporal layers against a 3-D patch discriminator (the temporal decoder)",
+        _run_train_decoder,
+    ),
+}
 
 
 # -- generate -------------------------------------------------------------------------------------------------------
