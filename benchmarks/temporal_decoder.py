@@ -44,7 +44,11 @@ def main() -> None:
     decoder = load_temporal_decoder(args.decoder or vldm_path() / "decoder", vae).eval()
     size = vae.config.sample_size
     real = held_out_clips(args.clips, size)
-    outputs: dict[str, list[np.ndarray]] = {"image decoder": [], "temporal decoder": [], f"temporal, chunks of {CHUNK}": []}
+    outputs: dict[str, list[np.ndarray]] = {
+        "image decoder": [],
+        "temporal decoder": [],
+        f"temporal, chunks of {CHUNK}": [],
+    }
     with torch.no_grad():
         for clip in real:
             video = torch.from_numpy(clip).permute(3, 0, 1, 2).float().div(127.5).sub(1)
@@ -57,8 +61,10 @@ def main() -> None:
     seams = [w.own_stop - 1 for w in temporal_windows(len(real[0]), CHUNK, OVERLAP)[:-1]]  # pair (s, s+1) crosses
     fvd = FVD()
     fvd.update(real, real=True)
-    print(f"machine: {platform.processor() or platform.machine()}, {args.threads} threads; {len(real)} held-out clips, "
-          f"{len(real[0])} frames at {size}x{size}\n")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {args.threads} threads; {len(real)} held-out clips, "
+        f"{len(real[0])} frames at {size}x{size}\n"
+    )
     print("| decoder | PSNR | SSIM | flicker | warping error (x1e-3) | FVD vs real | flicker at chunk seams |")
     print("|---|---|---|---|---|---|---|")
     for name, videos in outputs.items():
@@ -69,8 +75,10 @@ def main() -> None:
         fvd.feats[False] = []
         fvd.update(videos, real=False)
         seam = np.mean([f[s] for f in flick for s in seams])
-        print(f"| {name} | {psnr:.2f} | {ssim:.3f} | {np.mean([nan_mean(f) for f in flick]):.3f} | {warp:.3f} | "
-              f"{fvd.compute():.1f} | {seam:.3f} |")
+        print(
+            f"| {name} | {psnr:.2f} | {ssim:.3f} | {np.mean([nan_mean(f) for f in flick]):.3f} | {warp:.3f} | "
+            f"{fvd.compute():.1f} | {seam:.3f} |"
+        )
 
 
 if __name__ == "__main__":

@@ -51,8 +51,10 @@ def main() -> None:
 
     fvd = FVD()
     fvd.update(real, real=True)
-    print(f"machine: {platform.processor() or platform.machine()}, {args.threads} threads; {args.clips} clips per set, "
-          f"{CLIP_LEN} frames at {size}x{size}, {args.steps} DDIM steps\n")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {args.threads} threads; {args.clips} clips per set, "
+        f"{CLIP_LEN} frames at {size}x{size}, {args.steps} DDIM steps\n"
+    )
     print("| clips | FVD vs real | warping error (x1e-3) | flicker (grey levels) | s per clip |")
     print("|---|---|---|---|---|")
     for name, videos in sets.items():

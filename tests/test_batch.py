@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import TINY_INPAINT, moving_pattern
+
 from videovq.cli import main
 from videovq.errors import InputError
 from videovq.inpaint.batch import read_manifest

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
 from conftest import moving_pattern
+
 from videovq.inpaint.fit import TransformerFitConfig
 from videovq.inpaint.pipeline import inpaint_frames
 from videovq.inpaint.presets import InpaintConfig

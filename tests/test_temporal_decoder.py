@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import kill_at_first_checkpoint
 from einops import rearrange
 from safetensors.torch import load_file
 
-from conftest import kill_at_first_checkpoint
 from videovq.config import load_config
 from videovq.vldm.decoder import DECODER_WEIGHTS, crossfade_weights, inflate_decoder, load_temporal_decoder
 from videovq.vldm.discriminator import PatchDiscriminator3D
@@ -91,7 +91,9 @@ def test_training_keeps_the_encoder_and_latents(vae_folder, tmp_path):
             assert torch.equal(trained.vae.state_dict()[name], value), name
     frames = torch.rand(3, 3, 16, 16) * 2 - 1
     with torch.no_grad():
-        torch.testing.assert_close(trained.vae.encode(frames).latent_dist.mean, original.encode(frames).latent_dist.mean, rtol=0, atol=0)
+        torch.testing.assert_close(
+            trained.vae.encode(frames).latent_dist.mean, original.encode(frames).latent_dist.mean, rtol=0, atol=0
+        )
     log = (tmp_path / "run" / "log.jsonl").read_text()
     assert '"d_loss"' in log and '"gan_weight"' in log
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import kill_at_first_checkpoint
 from safetensors.torch import load_file
 
-from conftest import kill_at_first_checkpoint
 from videovq.config import load_config
 from videovq.errors import InputError
 from videovq.tokenizer.autoencoder import load_tokenizer

@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import kill_at_first_checkpoint
 from einops import rearrange
 from safetensors.torch import load_file
 
-from conftest import kill_at_first_checkpoint
 from videovq.cli import main
 from videovq.config import load_config
 from videovq.errors import InputError
@@ -26,7 +26,16 @@ from videovq.vldm.inflate import (
     temporal_parameters,
     temporal_state_dict,
 )
-from videovq.vldm.models import AutoencoderKLConfig, ImageLDM, UNetConfig, build_autoencoder, build_unet, load_image_ldm, make_scheduler, save_image_ldm
+from videovq.vldm.models import (
+    AutoencoderKLConfig,
+    ImageLDM,
+    UNetConfig,
+    build_autoencoder,
+    build_unet,
+    load_image_ldm,
+    make_scheduler,
+    save_image_ldm,
+)
 from videovq.vldm.pipeline import generate, load_video_ldm
 from videovq.vldm.train_image import (
     ImageAutoencoderTrainConfig,
@@ -106,7 +115,9 @@ def test_temporal_layers_are_inserted_after_every_spatial_layer():
     wrapped = [m for m in video.modules() if hasattr(m, "temporal_mix")]
     image = tiny_unet()
     resnets = sum(len(b.resnets) for b in [*image.down_blocks, image.mid_block, *image.up_blocks])
-    attentions = sum(len(getattr(b, "attentions", None) or []) for b in [*image.down_blocks, image.mid_block, *image.up_blocks])
+    attentions = sum(
+        len(getattr(b, "attentions", None) or []) for b in [*image.down_blocks, image.mid_block, *image.up_blocks]
+    )
     assert len(wrapped) == resnets + attentions
     assert all(m.temporal_mix.alpha.item() == 1.0 for m in wrapped)
 
@@ -124,7 +135,9 @@ def test_trained_temporal_layers_mix_frames_but_a_single_frame_is_the_image_mode
         y[:, :, 3] += 1
         assert not torch.allclose(video(x, t)[:, :, 0], video(y, t)[:, :, 0], atol=1e-5)
         one = torch.randn(3, 4, 1, 8, 8)
-        torch.testing.assert_close(video(one, torch.tensor([5, 50, 500])), per_frame(image, one, torch.tensor([5, 50, 500])), rtol=0, atol=1e-6)
+        torch.testing.assert_close(
+            video(one, torch.tensor([5, 50, 500])), per_frame(image, one, torch.tensor([5, 50, 500])), rtol=0, atol=1e-6
+        )
 
 
 def test_context_conditioning_reaches_the_prediction():
@@ -220,7 +233,9 @@ def save_tiny_text_ldm(folder: Path) -> Path:
     vocab = {w: i for i, w in enumerate(["[PAD]", "[UNK]", "a", "red", "ball", "rolling"])}
     words = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
     words.pre_tokenizer = pre_tokenizers.Whitespace()
-    PreTrainedTokenizerFast(tokenizer_object=words, unk_token="[UNK]", pad_token="[PAD]", model_max_length=6).save_pretrained(folder / "tokenizer")
+    PreTrainedTokenizerFast(
+        tokenizer_object=words, unk_token="[UNK]", pad_token="[PAD]", model_max_length=6
+    ).save_pretrained(folder / "tokenizer")
     config = CLIPTextConfig(vocab_size=len(vocab), hidden_size=16, intermediate_size=32, num_hidden_layers=1,
                             num_attention_heads=2, max_position_embeddings=6)  # fmt: skip
     CLIPTextModel(config).save_pretrained(folder / "text_encoder")
@@ -307,7 +322,9 @@ def test_independent_frames_baseline_is_the_image_model_per_frame(tiny_vldm, tin
     def image_unet(x, t, **_):
         return rearrange(image.unet(rearrange(x, "b c 1 h w -> b c h w"), t).sample, "b c h w -> b c 1 h w")
 
-    latents = sample_latents(image_unet, image.scheduler.config, (3, 4, 1, 8, 8), 2, torch.Generator().manual_seed(4), "cpu")
+    latents = sample_latents(
+        image_unet, image.scheduler.config, (3, 4, 1, 8, 8), 2, torch.Generator().manual_seed(4), "cpu"
+    )
     expected = decode_latents(vldm, rearrange(latents, "t c 1 h w -> 1 c t h w"))
     assert np.abs(video.astype(int) - expected.astype(int)).max() <= 1
 
@@ -329,7 +346,19 @@ def test_generate_continues_a_context_clip(tiny_vldm):
 
 def test_generate_cli_writes_video_and_contact_sheet(tiny_vldm, tmp_path, capsys):
     out, sheet = tmp_path / "gen.mp4", tmp_path / "gen.png"
-    args = ["generate", "--model", str(tiny_vldm), "--frames", "5", "--steps", "2", "-o", str(out), "--contact-sheet", str(sheet)]
+    args = [
+        "generate",
+        "--model",
+        str(tiny_vldm),
+        "--frames",
+        "5",
+        "--steps",
+        "2",
+        "-o",
+        str(out),
+        "--contact-sheet",
+        str(sheet),
+    ]
     assert main(args) == 0
     assert out.exists() and sheet.exists()
     assert main(args) == 2
@@ -343,7 +372,12 @@ def test_two_process_accelerate_launch(trainer, tiny_image_ldm, tmp_path):
     import json
     import os
 
-    config = {"image-autoencoder": "tiny_image_autoencoder", "image-ldm": "tiny_image_ldm", "vldm": "tiny_vldm", "decoder": "tiny_decoder"}[trainer]
+    config = {
+        "image-autoencoder": "tiny_image_autoencoder",
+        "image-ldm": "tiny_image_ldm",
+        "vldm": "tiny_vldm",
+        "decoder": "tiny_decoder",
+    }[trainer]
     model_option = {"image-ldm": "autoencoder", "vldm": "image_model", "decoder": "autoencoder"}.get(trainer)
     run = tmp_path / "ddp"
     cmd = [
@@ -354,7 +388,9 @@ def test_two_process_accelerate_launch(trainer, tiny_image_ldm, tmp_path):
     ]  # fmt: skip
     if model_option:
         cmd += ["--set", f"{model_option}={tiny_image_ldm}"]
-    result = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    result = subprocess.run(
+        cmd, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"}
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.count("model:") == 1
     facts = json.loads((run / "log.jsonl").read_text().splitlines()[0])

@@ -348,7 +348,9 @@ DIFFUSION_TRAINERS = {
     "image-autoencoder": (
         "train the image LDM's AutoencoderKL (stage 1 of the shipped image LDM)", _run_train_image_autoencoder
     ),
-    "image-ldm": ("train the image LDM's UNet2DModel on a trained autoencoder's latents (stage 2)", _run_train_image_ldm),
+    "image-ldm": (
+        "train the image LDM's UNet2DModel on a trained autoencoder's latents (stage 2)", _run_train_image_ldm
+    ),
     "vldm": ("train the temporal layers of a frozen image LDM on video (the video LDM)", _run_train_vldm),
     "decoder": (
         "finetune a VAE decoder with temporal layers against a 3-D patch discriminator (the temporal decoder)",

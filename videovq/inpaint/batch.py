@@ -56,7 +56,7 @@ def read_manifest(path: str | Path) -> list[ManifestRow]:
         unknown = [c for c in columns if c not in REQUIRED + OPTIONAL]
         if missing or unknown:
             raise InputError(
-                f"{path}: columns {columns} lack {missing or 'nothing'} and have unknown {unknown or 'none'}; the header "
+                f"{path}: columns {columns} lack {missing or 'nothing'}, unknown {unknown or 'none'}; the header "
                 f"must name {', '.join(REQUIRED)} (and optionally {', '.join(OPTIONAL)})"
             )
         rows = []

@@ -24,7 +24,6 @@ from videovq.inpaint.presets import InpaintConfig
 from videovq.inpaint.propagation import harmonic_fill, propagate
 from videovq.inpaint.sampling import predict_tokens
 from videovq.inpaint.stages import StageStore
-from videovq.windows import temporal_windows
 from videovq.tokenizer.autoencoder import VQAutoencoder
 from videovq.tokenizer.codebook import VideoCodebook
 from videovq.tokenizer.fit import (
@@ -34,6 +33,7 @@ from videovq.tokenizer.fit import (
     fit_video_tokenizer,
     pad_frames,
 )
+from videovq.windows import temporal_windows
 
 
 @dataclass

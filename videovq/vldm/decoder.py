@@ -51,15 +51,16 @@ class TemporalDecoder(nn.Module):
         temporal = copy.copy(config.temporal)
         temporal.context = False  # every frame's latent is known: nothing to condition on
         if insert_temporal_layers([decoder.mid_block, *decoder.up_blocks], temporal, self.frames, 0) == 0:
-            raise InputError("no temporal layers were inserted into the decoder: enable temporal.conv or temporal.attention")
+            raise InputError(
+                "no temporal layers were inserted into the decoder: enable temporal.conv or temporal.attention"
+            )
 
     def decoder_parameters(self) -> dict[str, nn.Parameter]:
         """What training may change: the decoder side (post_quant_conv + decoder), never the encoder."""
         return {
             name: p
             for name, p in self.vae.named_parameters()
-            if name.startswith(("decoder.", "post_quant_conv."))
-            and (self.config.train_spatial or "temporal_" in name)
+            if name.startswith(("decoder.", "post_quant_conv.")) and (self.config.train_spatial or "temporal_" in name)
         }
 
     def decoder_state_dict(self) -> dict[str, torch.Tensor]:
@@ -100,7 +101,9 @@ def crossfade_weights(size: int, fade_in: int, fade_out: int) -> torch.Tensor:
     if fade_in:
         weight[:fade_in] = torch.arange(1, fade_in + 1) / (fade_in + 1)
     if fade_out:
-        weight[size - fade_out :] = torch.minimum(weight[size - fade_out :], torch.arange(fade_out, 0, -1) / (fade_out + 1))
+        weight[size - fade_out :] = torch.minimum(
+            weight[size - fade_out :], torch.arange(fade_out, 0, -1) / (fade_out + 1)
+        )
     return weight
 
 

@@ -19,7 +19,9 @@ def held_out_clips(count: int, size: int, clip_len: int = 16, seed: int = 202611
     path = sample_video_path()
     frames = probe(path).num_frames
     _, stop = hold_out_range(frames, HELD_OUT_FRAMES)
-    sampler = ClipSampler([VideoSource(path, frame_range=(stop, frames)), ProceduralSource()], clip_len, size, strides=[1])
+    sampler = ClipSampler(
+        [VideoSource(path, frame_range=(stop, frames)), ProceduralSource()], clip_len, size, strides=[1]
+    )
     rng = np.random.default_rng(seed)
     return [sampler.sample_frames(rng) for _ in range(count)]
 

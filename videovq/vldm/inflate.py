@@ -83,7 +83,15 @@ class SpatioTemporal(nn.Module):
     no context conditioning).
     """
 
-    def __init__(self, spatial: nn.Module, temporal: nn.Module, channels: int, frames: FrameContext, condition_channels: int, checkpointing: bool):
+    def __init__(
+        self,
+        spatial: nn.Module,
+        temporal: nn.Module,
+        channels: int,
+        frames: FrameContext,
+        condition_channels: int,
+        checkpointing: bool,
+    ):
         super().__init__()
         self.spatial = spatial
         self.temporal_layer = temporal
@@ -140,7 +148,9 @@ def _temporal_for(kind: str, channels: int, config: TemporalConfig) -> nn.Module
     return TemporalAttention(channels, heads=_heads(channels, config.heads), backend=config.backend)
 
 
-def insert_temporal_layers(blocks: list[nn.Module], config: TemporalConfig, frames: FrameContext, condition_channels: int) -> int:
+def insert_temporal_layers(
+    blocks: list[nn.Module], config: TemporalConfig, frames: FrameContext, condition_channels: int
+) -> int:
     """Wrap the ResNets and attentions of diffusers blocks (each with ``resnets`` / ``attentions`` lists) in place.
 
     Returns the number of temporal layers inserted.
@@ -275,7 +285,9 @@ def inflate(unet: nn.Module, config: TemporalConfig | None = None) -> VideoUNet:
     """
     config = config or TemporalConfig()
     if not hasattr(unet, "down_blocks") or not hasattr(unet, "up_blocks"):
-        raise InputError(f"inflate expects a diffusers UNet2DModel or UNet2DConditionModel, got {unet.__class__.__name__}")
+        raise InputError(
+            f"inflate expects a diffusers UNet2DModel or UNet2DConditionModel, got {unet.__class__.__name__}"
+        )
     frames = FrameContext()
     condition_channels = int(unet.config.in_channels) + 1 if config.context else 0
     if insert_temporal_layers(_unet_blocks(unet), config, frames, condition_channels) == 0:
@@ -302,9 +314,7 @@ def temporal_parameters(model: nn.Module) -> dict[str, nn.Parameter]:
 def spatial_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
     """The image model's weights under their original names (``.spatial`` wrappers removed)."""
     return {
-        name.replace(".spatial.", "."): value
-        for name, value in model.state_dict().items()
-        if not is_temporal(name)
+        name.replace(".spatial.", "."): value for name, value in model.state_dict().items() if not is_temporal(name)
     }
 
 

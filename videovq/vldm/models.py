@@ -191,7 +191,9 @@ def load_image_ldm(path: str | Path | None, need_text: bool = False) -> ImageLDM
         name = _diffusers_class(folder, part)
         cls = getattr(diffusers, name, None)
         if cls is None:
-            raise InputError(f"{folder / part}: unknown model class {name!r} in config.json; expected a diffusers class")
+            raise InputError(
+                f"{folder / part}: unknown model class {name!r} in config.json; expected a diffusers class"
+            )
         # float32 whatever the files hold (ours are stored in fp16): CPU kernels want it; move with `ImageLDM.to`.
         parts[part] = cls.from_pretrained(folder, subfolder=part, local_files_only=True, torch_dtype=torch.float32)
     scheduler_config = folder / "scheduler" / "scheduler_config.json"
@@ -217,8 +219,12 @@ def _load_text_parts(folder: Path):
         raise InputError(
             f"{folder}: a text-conditioned model needs the `transformers` package; pip install 'videovq[text]'"
         ) from None
-    encoder_class = json.loads((folder / "text_encoder" / "config.json").read_text()).get("architectures", ["CLIPTextModel"])[0]
-    encoder = getattr(transformers, encoder_class).from_pretrained(folder, subfolder="text_encoder", local_files_only=True)
+    encoder_class = json.loads((folder / "text_encoder" / "config.json").read_text()).get(
+        "architectures", ["CLIPTextModel"]
+    )[0]
+    encoder = getattr(transformers, encoder_class).from_pretrained(
+        folder, subfolder="text_encoder", local_files_only=True
+    )
     tokenizer = transformers.AutoTokenizer.from_pretrained(folder, subfolder="tokenizer", local_files_only=True)
     return encoder, tokenizer
 

@@ -112,7 +112,9 @@ def sample_latents(
         model_in = scheduler.scale_model_input(latents, t)
         eps = unet(model_in, t, context=context, context_mask=context_mask, encoder_hidden_states=text)
         if guidance_scale != 1.0 and uncond_text is not None:
-            eps_uncond = unet(model_in, t, context=context, context_mask=context_mask, encoder_hidden_states=uncond_text)
+            eps_uncond = unet(
+                model_in, t, context=context, context_mask=context_mask, encoder_hidden_states=uncond_text
+            )
             eps = eps_uncond + guidance_scale * (eps - eps_uncond)
         latents = scheduler.step(eps, t, latents).prev_sample
         if progress is not None:
@@ -181,8 +183,16 @@ def generate(
         shape = (num_frames, channels, 1, height, width)
         with _progress(steps, show_progress, "sampling frames") as bar:
             latents = sample_latents(
-                vldm.unet, image.scheduler.config, shape, steps, generator, device, text=_rep(text, num_frames),
-                uncond_text=_rep(uncond, num_frames), guidance_scale=guidance_scale, progress=bar,
+                vldm.unet,
+                image.scheduler.config,
+                shape,
+                steps,
+                generator,
+                device,
+                text=_rep(text, num_frames),
+                uncond_text=_rep(uncond, num_frames),
+                guidance_scale=guidance_scale,
+                progress=bar,
             )
         return decode_latents(vldm, rearrange(latents, "t c 1 h w -> 1 c t h w"), temporal=False)
 
@@ -210,8 +220,18 @@ def generate(
                 context[:, :, :given] = latents[:, :, -given:]
                 mask[:, :given] = True
             out = sample_latents(
-                vldm.unet, image.scheduler.config, (1, channels, chunk, height, width), steps, generator, device,
-                context=context, context_mask=mask, text=text, uncond_text=uncond, guidance_scale=guidance_scale, progress=bar,
+                vldm.unet,
+                image.scheduler.config,
+                (1, channels, chunk, height, width),
+                steps,
+                generator,
+                device,
+                context=context,
+                context_mask=mask,
+                text=text,
+                uncond_text=uncond,
+                guidance_scale=guidance_scale,
+                progress=bar,
             )
             latents = torch.cat([latents, out[:, :, given:]], dim=2)
     return decode_latents(vldm, latents[:, :, :num_frames])

@@ -86,7 +86,9 @@ def load_vae(folder: str | Path):
     return AutoencoderKL.from_pretrained(root, subfolder="vae", local_files_only=True)
 
 
-def reconstruction_loss(recon: torch.Tensor, clips: torch.Tensor, config: DecoderTrainConfig) -> tuple[torch.Tensor, dict]:
+def reconstruction_loss(
+    recon: torch.Tensor, clips: torch.Tensor, config: DecoderTrainConfig
+) -> tuple[torch.Tensor, dict]:
     """L1 + SSIM per frame, + L1 of the frame-to-frame differences (B, 3, T, H, W)."""
     frames, target = (rearrange(x, "b c t h w -> (b t) c h w") for x in (recon, clips))
     l1 = (frames - target).abs().mean()
@@ -178,10 +180,19 @@ def train_decoder(
 
     wrapped.train()
     done = run_steps(
-        step, accelerator=accelerator, run=run, config=config, start=state.step, saved=saved, optimizer=optimizer,
-        scheduler=scheduler, extras={"discriminator": accelerator.unwrap_model(disc)} if disc else {},
+        step,
+        accelerator=accelerator,
+        run=run,
+        config=config,
+        start=state.step,
+        saved=saved,
+        optimizer=optimizer,
+        scheduler=scheduler,
+        extras={"discriminator": accelerator.unwrap_model(disc)} if disc else {},
         extra_state=(lambda: {"discriminator_optimizer": disc_optimizer.state_dict()}) if disc else None,
-        facts=facts, desc="train temporal decoder", time_limit_minutes=time_limit_minutes,
+        facts=facts,
+        desc="train temporal decoder",
+        time_limit_minutes=time_limit_minutes,
     )
     final = run / "model"
     if done and accelerator.is_main_process:

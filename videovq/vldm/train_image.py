@@ -126,7 +126,9 @@ class _ReconstructWithKL(torch.nn.Module):
         return self.vae.decode(posterior.sample(generator)).sample, posterior.kl().mean()
 
 
-def autoencoder_loss(model, images: torch.Tensor, config: ImageAutoencoderTrainConfig, generator=None) -> tuple[torch.Tensor, dict]:
+def autoencoder_loss(
+    model, images: torch.Tensor, config: ImageAutoencoderTrainConfig, generator=None
+) -> tuple[torch.Tensor, dict]:
     """L1 + SSIM + KL of one batch; `model` is a (possibly DDP-wrapped) `_ReconstructWithKL`."""
     recon, kl = model(images, generator)
     l1 = (recon - images).abs().mean()
@@ -160,17 +162,33 @@ def train_image_autoencoder(
 
     def step(step: int) -> dict[str, float]:
         return _optimiser_step(
-            model, optimizer, scheduler, config, step, accelerator,
+            model,
+            optimizer,
+            scheduler,
+            config,
+            step,
+            accelerator,
             lambda rng: autoencoder_loss(
-                model, _frames(sampler, rng, config.optim.batch_size, accelerator.device), config,
+                model,
+                _frames(sampler, rng, config.optim.batch_size, accelerator.device),
+                config,
                 torch.Generator().manual_seed(int(rng.integers(2**62))),
             ),
         )
 
     model.train()
     done = run_steps(
-        step, accelerator=accelerator, run=run, config=config, start=start, saved=vae,
-        optimizer=optimizer, scheduler=scheduler, facts=facts, desc="train image autoencoder", time_limit_minutes=time_limit_minutes,
+        step,
+        accelerator=accelerator,
+        run=run,
+        config=config,
+        start=start,
+        saved=vae,
+        optimizer=optimizer,
+        scheduler=scheduler,
+        facts=facts,
+        desc="train image autoencoder",
+        time_limit_minutes=time_limit_minutes,
     )
     final = run / "model"
     if done and accelerator.is_main_process:
@@ -184,17 +202,23 @@ def train_image_autoencoder(
 
 
 @torch.no_grad()
-def latent_scaling_factor(vae, sampler: ClipSampler, seed: int, device, batches: int = 8, batch_size: int = 32) -> float:
+def latent_scaling_factor(
+    vae, sampler: ClipSampler, seed: int, device, batches: int = 8, batch_size: int = 32
+) -> float:
     """1 / std of the latents over sampled frames, so the UNet sees unit-variance inputs (as SD's 0.18215 does)."""
     rng = np.random.default_rng([seed, 987654321])
     latents = [vae.encode(_frames(sampler, rng, batch_size, device)).latent_dist.mean for _ in range(batches)]
     return float(1.0 / torch.cat(latents).std())
 
 
-def diffusion_loss(unet, scheduler, latents: torch.Tensor, generator: torch.Generator, class_labels=None) -> torch.Tensor:
+def diffusion_loss(
+    unet, scheduler, latents: torch.Tensor, generator: torch.Generator, class_labels=None
+) -> torch.Tensor:
     """Epsilon-prediction MSE at uniformly drawn timesteps (one timestep per sample)."""
     noise = torch.randn(latents.shape, generator=generator).to(latents)
-    t = torch.randint(0, scheduler.config.num_train_timesteps, (latents.shape[0],), generator=generator).to(latents.device)
+    t = torch.randint(0, scheduler.config.num_train_timesteps, (latents.shape[0],), generator=generator).to(
+        latents.device
+    )
     noisy = scheduler.add_noise(latents, noise, t)
     pred = unet(noisy, t, class_labels=class_labels).sample
     return F.mse_loss(pred.float(), noise.float())
@@ -243,8 +267,16 @@ def train_image_unet(
     model.train()
     done = run_steps(
         lambda s: _optimiser_step(model, optimizer, scheduler, config, s, accelerator, loss_fn),
-        accelerator=accelerator, run=run, config=config, start=start, saved=accelerator.unwrap_model(model),
-        optimizer=optimizer, scheduler=scheduler, facts=facts, desc="train image LDM", time_limit_minutes=time_limit_minutes,
+        accelerator=accelerator,
+        run=run,
+        config=config,
+        start=start,
+        saved=accelerator.unwrap_model(model),
+        optimizer=optimizer,
+        scheduler=scheduler,
+        facts=facts,
+        desc="train image LDM",
+        time_limit_minutes=time_limit_minutes,
     )
     final = run / "model"
     if done and accelerator.is_main_process:

@@ -18,11 +18,11 @@ import torch
 import torch.nn.functional as F
 from einops import rearrange
 
+from videovq.data.clips import sample_batch
 from videovq.errors import InputError
 from videovq.train.checkpoint import save_weights
 from videovq.train.common import OptimConfig, batch_facts, make_optimizer, step_rng
 from videovq.train.loop import EMA, resume_from, run_steps, start_run
-from videovq.data.clips import sample_batch
 from videovq.vldm.inflate import TemporalConfig, TemporalWeights, freeze_spatial, inflate, temporal_parameters
 from videovq.vldm.models import SHIPPED, load_image_ldm
 from videovq.vldm.train_image import VideoDataConfig, make_sampler
@@ -78,7 +78,7 @@ class VideoLDMTrainConfig:
 
 
 def encode_video(vae, video: torch.Tensor, scale: float, generator: torch.Generator | None = None) -> torch.Tensor:
-    """(B, 3, T, H, W) in [-1, 1] -> scaled latents (B, C, T, h, w), frame by frame (sampled when a generator is given)."""
+    """(B, 3, T, H, W) in [-1, 1] -> scaled latents (B, C, T, h, w), frame by frame (sampled given a generator)."""
     frames = rearrange(video, "b c t h w -> (b t) c h w")
     dist = vae.encode(frames).latent_dist
     latents = dist.sample(generator) if generator is not None else dist.mean
@@ -96,7 +96,9 @@ def video_diffusion_loss(model, noise_schedule, latents, context_mask, generator
     return (F.mse_loss(pred.float(), noise.float(), reduction="none") * weight).sum() / weight.sum()
 
 
-def draw_context_mask(rng: np.random.Generator, batch: int, frames: int, choices: Sequence[int], device) -> torch.Tensor:
+def draw_context_mask(
+    rng: np.random.Generator, batch: int, frames: int, choices: Sequence[int], device
+) -> torch.Tensor:
     counts = rng.choice(np.asarray(choices), size=batch)
     return torch.arange(frames, device=device)[None, :] < torch.as_tensor(counts, device=device)[:, None]
 
@@ -132,7 +134,10 @@ def train_video_ldm(
     params = temporal_parameters(video_unet)
     alphas = [p for name, p in params.items() if name.endswith("temporal_mix.raw")]
     layers = [p for name, p in params.items() if not name.endswith("temporal_mix.raw")]
-    groups = [{"params": layers}, {"params": alphas, "lr": config.optim.lr * config.alpha_lr_scale, "weight_decay": 0.0}]
+    groups = [
+        {"params": layers},
+        {"params": alphas, "lr": config.optim.lr * config.alpha_lr_scale, "weight_decay": 0.0},
+    ]
     optimizer, scheduler = make_optimizer(groups, config.optim, config.steps)
     ema = EMA(params, config.ema_decay)
     saved = TemporalWeights(video_unet)
@@ -175,8 +180,18 @@ def train_video_ldm(
 
     model.train()
     done = run_steps(
-        step, accelerator=accelerator, run=run, config=config, start=start, saved=saved, optimizer=optimizer,
-        scheduler=scheduler, extras={"ema": ema}, facts=facts, desc="train video LDM", time_limit_minutes=time_limit_minutes,
+        step,
+        accelerator=accelerator,
+        run=run,
+        config=config,
+        start=start,
+        saved=saved,
+        optimizer=optimizer,
+        scheduler=scheduler,
+        extras={"ema": ema},
+        facts=facts,
+        desc="train video LDM",
+        time_limit_minutes=time_limit_minutes,
     )
     final = run / "model"
     if done and accelerator.is_main_process:
