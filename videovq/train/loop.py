@@ -7,6 +7,7 @@ such as the temporal layers of an inflated UNet), so a run can save only what it
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -21,7 +22,7 @@ from videovq.train.checkpoint import (
     prepare_run_dir,
     save_checkpoint,
 )
-from videovq.train.common import TrainLog, make_accelerator
+from videovq.train.common import TrainLog, make_accelerator, step_rng
 
 
 def start_run(config: Any, run_dir: str | Path, resume: bool, overwrite: bool, cpu: bool):
@@ -143,3 +144,23 @@ class EMA:
     def copy_to(self, named_parameters: dict[str, torch.nn.Parameter]) -> None:
         for name, p in named_parameters.items():
             p.copy_(self.shadow[name].to(p.dtype))
+
+
+def optimiser_step(model, optimizer, scheduler, config, step: int, accelerator, loss_fn) -> dict[str, float]:
+    """One optimiser step over `grad_accum` micro-batches; `loss_fn(rng)` -> (loss, values to log)."""
+    accum = config.optim.grad_accum
+    totals: dict[str, float] = {}
+    for micro in range(accum):
+        rng = step_rng(config.seed, step, micro, accelerator.process_index)
+        sync = accelerator.no_sync(model) if micro < accum - 1 else contextlib.nullcontext()
+        with sync, accelerator.autocast():
+            loss, values = loss_fn(rng)
+            accelerator.backward(loss / accum)
+        for name, value in values.items():
+            totals[name] = totals.get(name, 0.0) + value / accum
+    if config.optim.grad_clip > 0:
+        accelerator.clip_grad_norm_(model.parameters(), config.optim.grad_clip)
+    optimizer.step()
+    scheduler.step()
+    optimizer.zero_grad(set_to_none=True)
+    return totals

@@ -7,7 +7,6 @@ kill, and save diffusers folders, so the result loads exactly like a user's Stab
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Sequence
@@ -20,8 +19,8 @@ from einops import rearrange
 
 from videovq.data.clips import ClipSampler, build_sources, sample_batch
 from videovq.errors import InputError
-from videovq.train.common import OptimConfig, batch_facts, make_optimizer, step_rng
-from videovq.train.loop import resume_from, run_steps, start_run
+from videovq.train.common import OptimConfig, batch_facts, make_optimizer
+from videovq.train.loop import optimiser_step, resume_from, run_steps, start_run
 from videovq.vldm.models import (
     AutoencoderKLConfig,
     ImageLDM,
@@ -161,7 +160,7 @@ def train_image_autoencoder(
     accelerator.print(f"{sampler}; {batch_text}")
 
     def step(step: int) -> dict[str, float]:
-        return _optimiser_step(
+        return optimiser_step(
             model,
             optimizer,
             scheduler,
@@ -266,7 +265,7 @@ def train_image_unet(
 
     model.train()
     done = run_steps(
-        lambda s: _optimiser_step(model, optimizer, scheduler, config, s, accelerator, loss_fn),
+        lambda s: optimiser_step(model, optimizer, scheduler, config, s, accelerator, loss_fn),
         accelerator=accelerator,
         run=run,
         config=config,
@@ -283,23 +282,3 @@ def train_image_unet(
         save_image_ldm(ImageLDM(accelerator.unwrap_model(model), vae, noise_schedule), final)
     accelerator.wait_for_everyone()
     return final
-
-
-def _optimiser_step(model, optimizer, scheduler, config, step: int, accelerator, loss_fn) -> dict[str, float]:
-    """One optimiser step over `grad_accum` micro-batches; `loss_fn(rng)` -> (loss, values to log)."""
-    accum = config.optim.grad_accum
-    totals: dict[str, float] = {}
-    for micro in range(accum):
-        rng = step_rng(config.seed, step, micro, accelerator.process_index)
-        sync = accelerator.no_sync(model) if micro < accum - 1 else contextlib.nullcontext()
-        with sync, accelerator.autocast():
-            loss, values = loss_fn(rng)
-            accelerator.backward(loss / accum)
-        for name, value in values.items():
-            totals[name] = totals.get(name, 0.0) + value / accum
-    if config.optim.grad_clip > 0:
-        accelerator.clip_grad_norm_(model.parameters(), config.optim.grad_clip)
-    optimizer.step()
-    scheduler.step()
-    optimizer.zero_grad(set_to_none=True)
-    return totals

@@ -8,7 +8,6 @@ exponential moving average. Checkpoints hold the temporal weights, their EMA, th
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Sequence
@@ -21,9 +20,15 @@ from einops import rearrange
 from videovq.data.clips import sample_batch
 from videovq.errors import InputError
 from videovq.train.checkpoint import save_weights
-from videovq.train.common import OptimConfig, batch_facts, make_optimizer, step_rng
-from videovq.train.loop import EMA, resume_from, run_steps, start_run
-from videovq.vldm.inflate import TemporalConfig, TemporalWeights, freeze_spatial, inflate, temporal_parameters
+from videovq.train.common import OptimConfig, batch_facts, make_optimizer
+from videovq.train.loop import EMA, optimiser_step, resume_from, run_steps, start_run
+from videovq.vldm.inflate import (
+    TemporalConfig,
+    TemporalWeights,
+    freeze_spatial,
+    inflate,
+    temporal_parameters,
+)
 from videovq.vldm.models import SHIPPED, load_image_ldm
 from videovq.vldm.train_image import VideoDataConfig, make_sampler
 
@@ -152,31 +157,22 @@ def train_video_ldm(
     text = _text_embeddings(image, config.prompt, accelerator.device)
     scale = image.latent_scale
 
+    def loss_fn(rng: np.random.Generator) -> tuple[torch.Tensor, dict[str, float]]:
+        clips = sample_batch(sampler, rng, config.optim.batch_size).to(accelerator.device)
+        generator = torch.Generator().manual_seed(int(rng.integers(2**62)))
+        with torch.no_grad():
+            latents = encode_video(image.vae, clips, scale, generator)
+        mask = draw_context_mask(rng, latents.shape[0], latents.shape[2], config.context_frames, latents.device)
+        ehs = None if text is None else text.expand(latents.shape[0], -1, -1)
+        loss = video_diffusion_loss(model, image.scheduler, latents, mask, generator, ehs)
+        return loss, {"mse": float(loss.detach())}
+
     def step(step: int) -> dict[str, float]:
-        accum = config.optim.grad_accum
-        totals = {"mse": 0.0}
-        for micro in range(accum):
-            rng = step_rng(config.seed, step, micro, accelerator.process_index)
-            clips = sample_batch(sampler, rng, config.optim.batch_size).to(accelerator.device)
-            generator = torch.Generator().manual_seed(int(rng.integers(2**62)))
-            with torch.no_grad():
-                latents = encode_video(image.vae, clips, scale, generator)
-            mask = draw_context_mask(rng, latents.shape[0], latents.shape[2], config.context_frames, latents.device)
-            ehs = None if text is None else text.expand(latents.shape[0], -1, -1)
-            sync = accelerator.no_sync(model) if micro < accum - 1 else contextlib.nullcontext()
-            with sync, accelerator.autocast():
-                loss = video_diffusion_loss(model, image.scheduler, latents, mask, generator, ehs)
-                accelerator.backward(loss / accum)
-            totals["mse"] += float(loss.detach()) / accum
-        if config.optim.grad_clip > 0:
-            accelerator.clip_grad_norm_(list(params.values()), config.optim.grad_clip)
-        optimizer.step()
-        scheduler.step()
-        optimizer.zero_grad(set_to_none=True)
+        values = optimiser_step(model, optimizer, scheduler, config, step, accelerator, loss_fn)
         ema.update()
         alphas = [m.temporal_mix.alpha.item() for m in video_unet.modules() if hasattr(m, "temporal_mix")]
-        totals["alpha_mean"] = float(np.mean(alphas))
-        return totals
+        values["alpha_mean"] = float(np.mean(alphas))
+        return values
 
     model.train()
     done = run_steps(
