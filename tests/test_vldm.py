@@ -311,6 +311,27 @@ def test_generate_extends_past_the_training_length(tiny_vldm):
     np.testing.assert_array_equal(video, again)
 
 
+def test_chunk_frames_denoises_the_whole_clip_jointly(tiny_vldm):
+    from videovq.vldm.pipeline import decode_latents, sample_latents
+
+    vldm = load_video_ldm(tiny_vldm)
+    video = generate(vldm, 7, steps=2, seed=3, chunk_frames=7)
+    latents = sample_latents(
+        vldm.unet,
+        vldm.image.scheduler.config,
+        (1, 4, 7, 8, 8),
+        2,
+        torch.Generator().manual_seed(3),
+        "cpu",
+        context=torch.zeros(1, 4, 7, 8, 8),
+        context_mask=torch.zeros(1, 7, dtype=torch.bool),
+    )
+    np.testing.assert_array_equal(video, decode_latents(vldm, latents))
+    assert not np.array_equal(video, generate(vldm, 7, steps=2, seed=3))  # default: chunks of 4 + continuations
+    with pytest.raises(InputError, match="smaller than the chunk length 2"):
+        generate(vldm, 7, steps=2, chunk_frames=2, context_frames=2)
+
+
 def test_independent_frames_baseline_is_the_image_model_per_frame(tiny_vldm, tiny_image_ldm):
     vldm = load_video_ldm(tiny_vldm)
     video = generate(vldm, 3, steps=2, seed=4, independent_frames=True)

@@ -375,6 +375,7 @@ def _add_generate(sub) -> None:
     p.add_argument("--steps", type=int, default=50, help="DDIM steps per chunk")
     p.add_argument("--context", type=Path, help="video whose first frames the output continues")
     p.add_argument("--context-frames", type=int, default=2, help="frames each new chunk is conditioned on")
+    p.add_argument("--chunk-frames", type=int, help="frames denoised together per chunk; default: the model's")
     p.add_argument("--prompt", help="text prompt (text-conditioned image models only)")
     p.add_argument("--guidance", type=float, default=7.5, help="classifier-free guidance scale for --prompt")
     p.add_argument("--independent-frames", action="store_true", help="baseline: sample every frame independently")
@@ -406,7 +407,7 @@ def _run_generate(args) -> int:
     frames = generate(
         vldm, args.frames, args.steps, args.seed, context_video=context, context_frames=args.context_frames,
         prompt=args.prompt, guidance_scale=args.guidance, independent_frames=args.independent_frames,
-        show_progress=True,
+        chunk_frames=args.chunk_frames, show_progress=True,
     )
     print(f"wrote {write_video(args.output, frames, args.fps, overwrite=args.overwrite)}")
     if args.contact_sheet is not None:

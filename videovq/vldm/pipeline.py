@@ -155,6 +155,7 @@ def generate(
     prompt: str | None = None,
     guidance_scale: float = 7.5,
     independent_frames: bool = False,
+    chunk_frames: int | None = None,
     show_progress: bool = False,
 ) -> np.ndarray:
     """Generate a clip as uint8 ``(num_frames, H, W, 3)``.
@@ -173,6 +174,8 @@ def generate(
         guidance_scale: classifier-free guidance for text (1 = off).
         independent_frames: the baseline: every frame sampled on its own by the image model (no temporal layers)
             and decoded by the image VAE's own decoder.
+        chunk_frames: frames denoised jointly per chunk (default: the training clip length). Longer chunks need
+            fewer autoregressive continuations, which is where clips drift.
     """
     device = next(vldm.unet.parameters()).device
     image = vldm.image
@@ -196,9 +199,9 @@ def generate(
             )
         return decode_latents(vldm, rearrange(latents, "t c 1 h w -> 1 c t h w"), temporal=False)
 
-    chunk = vldm.config.clip_len
+    chunk = chunk_frames or vldm.config.clip_len
     if context_frames >= chunk:
-        raise InputError(f"--context-frames {context_frames} must be smaller than the model's clip length {chunk}")
+        raise InputError(f"--context-frames {context_frames} must be smaller than the chunk length {chunk}")
     if context_frames > vldm.config.max_context_frames:
         raise InputError(
             f"--context-frames {context_frames}: the model was trained with at most {vldm.config.max_context_frames}"
