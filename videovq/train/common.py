@@ -7,10 +7,32 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import torch
 from tqdm import tqdm
+
+
+@dataclass
+class RunConfig:
+    """The fields every training command's config shares (each trainer's config extends it).
+
+    Args:
+        steps: optimiser steps in total (the LR schedule is a function of it).
+        seed: seeds the model init and every step's data.
+        mixed_precision: "no", "fp16" or "bf16" (accelerate).
+        checkpoint_every: steps between checkpoints.
+        keep_checkpoints: how many checkpoints to keep.
+        log_every: steps between log lines.
+    """
+
+    steps: int = 1000
+    seed: int = 0
+    mixed_precision: Literal["no", "fp16", "bf16"] = "no"
+    checkpoint_every: int = 250
+    keep_checkpoints: int = 2
+    log_every: int = 25
 
 
 @dataclass

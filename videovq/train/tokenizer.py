@@ -11,7 +11,7 @@ import contextlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, NamedTuple, Sequence
+from typing import NamedTuple, Sequence
 
 import torch
 
@@ -27,7 +27,7 @@ from videovq.train.checkpoint import (
     save_checkpoint,
     save_weights,
 )
-from videovq.train.common import OptimConfig, TrainLog, batch_facts, make_optimizer, step_rng
+from videovq.train.common import OptimConfig, RunConfig, TrainLog, batch_facts, make_optimizer, step_rng
 from videovq.train.loop import start_run
 
 
@@ -70,8 +70,9 @@ class GanConfig:
 
 
 @dataclass
-class TokenizerTrainConfig:
-    """Everything a tokenizer training run needs (stored in the run folder and every checkpoint).
+class TokenizerTrainConfig(RunConfig):
+    """Everything a tokenizer training run needs (stored in the run folder and every checkpoint); the run fields
+    (steps, seed, mixed_precision, checkpointing, logging) are `RunConfig`'s.
 
     Args:
         model: architecture.
@@ -79,12 +80,6 @@ class TokenizerTrainConfig:
         gan: optional adversarial term.
         data: training clips.
         optim: optimiser and batch.
-        steps: optimiser steps in total.
-        seed: seeds the model init and every step's data.
-        mixed_precision: "no", "fp16" or "bf16" (accelerate).
-        checkpoint_every: steps between checkpoints.
-        keep_checkpoints: how many checkpoints to keep.
-        log_every: steps between log lines.
         restart_dead_every: steps between dead-code restarts (0 = never).
     """
 
@@ -94,11 +89,7 @@ class TokenizerTrainConfig:
     data: TokenizerDataConfig = field(default_factory=TokenizerDataConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     steps: int = 20000
-    seed: int = 0
-    mixed_precision: Literal["no", "fp16", "bf16"] = "no"
     checkpoint_every: int = 500
-    keep_checkpoints: int = 2
-    log_every: int = 25
     restart_dead_every: int = 100
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Sequence
+from typing import Sequence
 
 import kornia
 import torch
@@ -19,7 +19,7 @@ from videovq.data.clips import sample_batch
 from videovq.errors import InputError
 from videovq.tokenizer.discriminator import hinge_d_loss, hinge_g_loss
 from videovq.train.checkpoint import save_weights
-from videovq.train.common import OptimConfig, batch_facts, make_optimizer, step_rng
+from videovq.train.common import OptimConfig, RunConfig, batch_facts, make_optimizer, step_rng
 from videovq.train.loop import resume_from, run_steps, start_run
 from videovq.vldm.decoder import DECODER_WEIGHTS, DecoderWeights, TemporalDecoderConfig, inflate_decoder
 from videovq.vldm.discriminator import PatchDiscriminator3D, adaptive_weight
@@ -47,8 +47,8 @@ class DecoderGanConfig:
 
 
 @dataclass
-class DecoderTrainConfig:
-    """`videovq train decoder`.
+class DecoderTrainConfig(RunConfig):
+    """`videovq train decoder` (steps, seed and the other run fields: `RunConfig`).
 
     Args:
         autoencoder: a folder with ``vae/`` (an image LDM, or RUN/model of `videovq train image-autoencoder`);
@@ -70,11 +70,6 @@ class DecoderTrainConfig:
     temporal_weight: float = 1.0
     gan: DecoderGanConfig = field(default_factory=DecoderGanConfig)
     steps: int = 1500
-    seed: int = 0
-    mixed_precision: Literal["no", "fp16", "bf16"] = "no"
-    checkpoint_every: int = 250
-    keep_checkpoints: int = 2
-    log_every: int = 25
 
 
 def load_vae(folder: str | Path):

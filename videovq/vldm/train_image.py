@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Sequence
+from typing import Sequence
 
 import kornia
 import numpy as np
@@ -19,7 +19,7 @@ from einops import rearrange
 
 from videovq.data.clips import ClipSampler, build_sources, sample_batch
 from videovq.errors import InputError
-from videovq.train.common import OptimConfig, batch_facts, make_optimizer
+from videovq.train.common import OptimConfig, RunConfig, batch_facts, make_optimizer
 from videovq.train.loop import optimiser_step, resume_from, run_steps, start_run
 from videovq.vldm.models import (
     AutoencoderKLConfig,
@@ -57,7 +57,7 @@ def make_sampler(config: VideoDataConfig, data: Sequence[str | Path]) -> ClipSam
 
 
 @dataclass
-class ImageAutoencoderTrainConfig:
+class ImageAutoencoderTrainConfig(RunConfig):
     """`videovq train image-autoencoder`.
 
     Args:
@@ -66,7 +66,7 @@ class ImageAutoencoderTrainConfig:
         optim: optimiser and batch (images per process per micro-step).
         kl_weight: weight of the KL term (small: the latent only needs to be roughly Gaussian for the UNet).
         ssim_weight: weight of (1 - SSIM) / 2 next to L1.
-        steps / seed / mixed_precision / checkpoint_every / keep_checkpoints / log_every: as for every trainer.
+        steps / seed / mixed_precision / checkpoint_every / keep_checkpoints / log_every: see `RunConfig`.
     """
 
     model: AutoencoderKLConfig = field(default_factory=AutoencoderKLConfig)
@@ -75,15 +75,10 @@ class ImageAutoencoderTrainConfig:
     kl_weight: float = 1e-6
     ssim_weight: float = 0.2
     steps: int = 3000
-    seed: int = 0
-    mixed_precision: Literal["no", "fp16", "bf16"] = "no"
-    checkpoint_every: int = 250
-    keep_checkpoints: int = 2
-    log_every: int = 25
 
 
 @dataclass
-class ImageUNetTrainConfig:
+class ImageUNetTrainConfig(RunConfig):
     """`videovq train image-ldm`: the denoising UNet over a trained autoencoder's latents.
 
     Args:
@@ -92,6 +87,7 @@ class ImageUNetTrainConfig:
         data: training frames.
         optim: optimiser and batch (images per process per micro-step).
         num_train_timesteps: diffusion steps of the training schedule.
+        steps / seed / mixed_precision / checkpoint_every / keep_checkpoints / log_every: see `RunConfig`.
     """
 
     autoencoder: str = ""
@@ -100,11 +96,6 @@ class ImageUNetTrainConfig:
     optim: OptimConfig = field(default_factory=lambda: OptimConfig(lr=5e-4, batch_size=32, warmup_steps=200))
     num_train_timesteps: int = 1000
     steps: int = 8000
-    seed: int = 0
-    mixed_precision: Literal["no", "fp16", "bf16"] = "no"
-    checkpoint_every: int = 250
-    keep_checkpoints: int = 2
-    log_every: int = 25
 
 
 def _frames(sampler: ClipSampler, rng: np.random.Generator, batch_size: int, device) -> torch.Tensor:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -20,7 +20,7 @@ from einops import rearrange
 from videovq.data.clips import sample_batch
 from videovq.errors import InputError
 from videovq.train.checkpoint import save_weights
-from videovq.train.common import OptimConfig, batch_facts, make_optimizer
+from videovq.train.common import OptimConfig, RunConfig, batch_facts, make_optimizer
 from videovq.train.loop import EMA, optimiser_step, resume_from, run_steps, start_run
 from videovq.vldm.inflate import (
     TemporalConfig,
@@ -51,8 +51,8 @@ class VideoLDMConfig:
 
 
 @dataclass
-class VideoLDMTrainConfig:
-    """`videovq train vldm`.
+class VideoLDMTrainConfig(RunConfig):
+    """`videovq train vldm` (steps, seed and the other run fields: `RunConfig`).
 
     Args:
         image_model: the frozen image LDM, a diffusers folder ("shipped" = ours).
@@ -75,11 +75,6 @@ class VideoLDMTrainConfig:
     ema_decay: float = 0.995
     alpha_lr_scale: float = 20.0
     steps: int = 3000
-    seed: int = 0
-    mixed_precision: Literal["no", "fp16", "bf16"] = "no"
-    checkpoint_every: int = 250
-    keep_checkpoints: int = 2
-    log_every: int = 25
 
 
 def encode_video(vae, video: torch.Tensor, scale: float, generator: torch.Generator | None = None) -> torch.Tensor:
