@@ -83,7 +83,8 @@ def test_chunked_decoding_matches_full_decoding():
 
 
 def test_training_keeps_the_encoder_and_latents(vae_folder, tmp_path):
-    final = train_decoder(config(vae_folder, "steps=3"), DATA, tmp_path / "run")
+    # Two micro-batches per step: accumulation runs through the shared optimiser_step, GAN step included.
+    final = train_decoder(config(vae_folder, "steps=3", "optim.grad_accum=2"), DATA, tmp_path / "run")
     original = load_vae(vae_folder)
     trained = load_temporal_decoder(final, original)
     for name, value in original.state_dict().items():
@@ -95,7 +96,7 @@ def test_training_keeps_the_encoder_and_latents(vae_folder, tmp_path):
             trained.vae.encode(frames).latent_dist.mean, original.encode(frames).latent_dist.mean, rtol=0, atol=0
         )
     log = (tmp_path / "run" / "log.jsonl").read_text()
-    assert '"d_loss"' in log and '"gan_weight"' in log
+    assert '"d_loss"' in log and '"gan_weight"' in log and '"grad_accum": 2' in log
 
 
 def test_decoder_resume_after_sigkill_reaches_the_same_weights(vae_folder, tmp_path):

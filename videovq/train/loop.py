@@ -164,3 +164,17 @@ def optimiser_step(model, optimizer, scheduler, config, step: int, accelerator, 
     scheduler.step()
     optimizer.zero_grad(set_to_none=True)
     return totals
+
+
+def discriminator_update(accelerator, optimizer, loss_fn: Callable[[], torch.Tensor]) -> float:
+    """One step of a GAN discriminator on `loss_fn()`; returns the loss.
+
+    The generator's backward also reached the discriminator (through D(fake)); those gradients are dropped first.
+    """
+    optimizer.zero_grad(set_to_none=True)
+    with accelerator.autocast():
+        loss = loss_fn()
+    accelerator.backward(loss)
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    return float(loss.detach())

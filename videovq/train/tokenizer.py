@@ -7,7 +7,6 @@ and schedule, so a run killed at any point resumes to the same weights as an uni
 
 from __future__ import annotations
 
-import contextlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,8 +26,8 @@ from videovq.train.checkpoint import (
     save_checkpoint,
     save_weights,
 )
-from videovq.train.common import OptimConfig, RunConfig, TrainLog, batch_facts, make_optimizer, step_rng
-from videovq.train.loop import start_run
+from videovq.train.common import OptimConfig, RunConfig, TrainLog, batch_facts, make_optimizer
+from videovq.train.loop import discriminator_update, optimiser_step, start_run
 
 
 @dataclass
@@ -189,34 +188,21 @@ def _build_gan(config: GanConfig) -> _Gan | None:
 
 
 def _train_step(model, optimizer, scheduler, sampler, config: TokenizerTrainConfig, step: int, accelerator, gan) -> dict:
-    accum = config.optim.grad_accum
     adversarial = gan is not None and step >= config.gan.start_step
-    totals: dict[str, float] = {}
-    for micro in range(accum):
-        rng = step_rng(config.seed, step, micro, accelerator.process_index)
+    last: dict[str, torch.Tensor] = {}
+
+    def loss_fn(rng):
         batch = sample_batch(sampler, rng, config.optim.batch_size).to(accelerator.device)
-        # Gradients are only synchronised on the last micro-step.
-        sync = accelerator.no_sync(model) if micro < accum - 1 else contextlib.nullcontext()
-        with sync, accelerator.autocast():
-            loss, values, recon = generator_step(model, gan.disc if adversarial else None, batch, config)
-            accelerator.backward(loss / accum)
-        for name, value in values.items():
-            totals[name] = totals.get(name, 0.0) + value / accum
-    if config.optim.grad_clip > 0:
-        accelerator.clip_grad_norm_(model.parameters(), config.optim.grad_clip)
-    optimizer.step()
-    scheduler.step()
-    optimizer.zero_grad(set_to_none=True)
+        loss, values, recon = generator_step(model, gan.disc if adversarial else None, batch, config)
+        last.update(real=batch, fake=recon)
+        return loss, values
+
+    totals = optimiser_step(model, optimizer, scheduler, config, step, accelerator, loss_fn)
     if adversarial:
-        # The generator's backward also left gradients in the discriminator (through D(recon)): drop them, and
-        # judge the last micro-batch's reconstruction rather than running the tokenizer (and its EMA) again.
-        gan.optimizer.zero_grad(set_to_none=True)
-        with accelerator.autocast():
-            d_loss = discriminator_step(gan.disc, batch, recon.detach())
-        accelerator.backward(d_loss)
-        gan.optimizer.step()
-        gan.optimizer.zero_grad(set_to_none=True)
-        totals["d_loss"] = float(d_loss.detach())
+        # Judge the last micro-batch's reconstruction rather than running the tokenizer (and its EMA) again.
+        totals["d_loss"] = discriminator_update(
+            accelerator, gan.optimizer, lambda: discriminator_step(gan.disc, last["real"], last["fake"].detach())
+        )
     totals["lr"] = scheduler.get_last_lr()[0]
     return totals
 

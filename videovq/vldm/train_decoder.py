@@ -19,8 +19,8 @@ from videovq.data.clips import sample_batch
 from videovq.errors import InputError
 from videovq.tokenizer.discriminator import hinge_d_loss, hinge_g_loss
 from videovq.train.checkpoint import save_weights
-from videovq.train.common import OptimConfig, RunConfig, batch_facts, make_optimizer, step_rng
-from videovq.train.loop import resume_from, run_steps, start_run
+from videovq.train.common import OptimConfig, RunConfig, batch_facts, make_optimizer
+from videovq.train.loop import discriminator_update, optimiser_step, resume_from, run_steps, start_run
 from videovq.vldm.decoder import DECODER_WEIGHTS, DecoderWeights, TemporalDecoderConfig, inflate_decoder
 from videovq.vldm.discriminator import PatchDiscriminator3D, adaptive_weight
 from videovq.vldm.models import SHIPPED, resolve_image_model
@@ -140,37 +140,30 @@ def train_decoder(
     wrapped, optimizer = accelerator.prepare(model, optimizer)
     if disc is not None:
         disc, disc_optimizer = accelerator.prepare(disc, disc_optimizer)
-    if config.optim.grad_accum != 1:
-        raise InputError("optim.grad_accum: the decoder trainer takes one micro-batch per step; raise batch_size")
     batch_text, facts = batch_facts(config.optim, accelerator.num_processes)
     accelerator.print(f"{sampler}; {batch_text}")
 
     def step(step: int) -> dict[str, float]:
-        rng = step_rng(config.seed, step, 0, accelerator.process_index)
-        clips = sample_batch(sampler, rng, config.optim.batch_size).to(accelerator.device)
-        generator = torch.Generator().manual_seed(int(rng.integers(2**62)))
-        with torch.no_grad():
-            posterior = vae.encode(rearrange(clips, "b c t h w -> (b t) c h w")).latent_dist
-            latents = rearrange(posterior.sample(generator), "(b t) c h w -> b c t h w", t=clips.shape[2])
         adversarial = disc is not None and step >= config.gan.start_step
-        with accelerator.autocast():
+        last: dict[str, torch.Tensor] = {}
+
+        def loss_fn(rng):
+            clips = sample_batch(sampler, rng, config.optim.batch_size).to(accelerator.device)
+            generator = torch.Generator().manual_seed(int(rng.integers(2**62)))
+            with torch.no_grad():
+                posterior = vae.encode(rearrange(clips, "b c t h w -> (b t) c h w")).latent_dist
+                latents = rearrange(posterior.sample(generator), "(b t) c h w -> b c t h w", t=clips.shape[2])
             loss, values, recon = generator_step(
                 wrapped, disc if adversarial else None, clips, latents, config, vae.decoder.conv_out.weight
             )
-            accelerator.backward(loss)
-        if config.optim.grad_clip > 0:
-            accelerator.clip_grad_norm_(list(params.values()), config.optim.grad_clip)
-        optimizer.step()
-        scheduler.step()
-        optimizer.zero_grad(set_to_none=True)
+            last.update(real=clips, fake=recon)
+            return loss, values
+
+        values = optimiser_step(wrapped, optimizer, scheduler, config, step, accelerator, loss_fn)
         if adversarial:
-            disc_optimizer.zero_grad(set_to_none=True)  # the generator's backward left gradients here
-            with accelerator.autocast():
-                d_loss = discriminator_step(disc, clips, recon.detach())
-            accelerator.backward(d_loss)
-            disc_optimizer.step()
-            disc_optimizer.zero_grad(set_to_none=True)
-            values["d_loss"] = float(d_loss.detach())
+            values["d_loss"] = discriminator_update(
+                accelerator, disc_optimizer, lambda: discriminator_step(disc, last["real"], last["fake"].detach())
+            )
         return values
 
     wrapped.train()
