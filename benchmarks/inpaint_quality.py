@@ -34,6 +34,7 @@ VARIANTS = {
     "no-aggregation": {"aggregation": False},
     "no-codebook-refinement": {"refine_codebook": False},
     "one-shot": {"decode_steps": 1},
+    "no-generator": {"generator": False},
 }
 
 

@@ -91,6 +91,18 @@ def test_ablations_run():
         assert np.array_equal(out.frames[~hole], frames[~hole]), changes
 
 
+def test_without_the_generator_the_hole_gets_the_membrane_of_its_surroundings():
+    frames = np.zeros((3, 16, 24, 3), np.uint8)
+    frames[:, :, 12:] = 200  # left half 0, right half 200: the membrane across a hole is a ramp between them
+    hole = np.zeros((3, 16, 24), bool)
+    hole[:, :, 8:16] = True
+    out = run(frames, hole, propagate=False, generator=False)
+    assert out.video_codes == 0 and "fit_tokenizer" not in out.seconds  # no model ran
+    assert np.array_equal(out.frames[~hole], frames[~hole])
+    row = out.frames[0, 8, 7:17, 0].astype(int)
+    assert row[0] == 0 and row[-1] == 200 and np.all(np.diff(row) > 0)  # a monotone ramp from one side to the other
+
+
 def test_resuming_from_saved_stages_gives_the_same_result(tmp_path):
     frames = moving_pattern(6, 24, 32)
     hole = static_hole(6, 24, 32)

@@ -90,6 +90,11 @@ def inpaint_frames(
     if not remaining.any():
         result.frames = filled
         return result
+    if not config.generator:  # ablation: the smooth membrane of the surroundings, no model
+        with _stage(result, "membrane", log, "membrane fill of what propagation left (no generator)"):
+            membrane = match_boundary(filled, remaining, np.zeros_like(filled))
+            result.frames = composite(filled, remaining, membrane, in_place=True)
+        return result
 
     # 2. Work at a resolution the models can afford; the fill is upscaled and composited at full size below.
     work_frames, work_hole = _to_working_size(filled, remaining, config.max_side)

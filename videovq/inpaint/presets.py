@@ -22,6 +22,9 @@ class InpaintConfig:
         max_side: work at most at this many pixels on the long side (the fill is upscaled and composited at full
             resolution); None = full resolution.
         propagate: fill what other frames show along optical flow before the generator runs.
+        generator: fill what propagation leaves with the video's tokenizer + transformer (steps 3-7); False is an
+            ablation that fills it with the harmonic membrane of the surrounding pixels instead (no model at all),
+            the yardstick the generator has to beat.
         flow_max_side: long side of the copy optical flow is estimated on.
         tokenizer: per-video tokenizer finetuning.
         refine_codebook: restrict tokens to the codes the video uses (else the whole general codebank).
@@ -40,6 +43,7 @@ class InpaintConfig:
 
     max_side: int | None = None
     propagate: bool = True
+    generator: bool = True
     flow_max_side: int = 432
     tokenizer: VideoFitConfig = field(default_factory=VideoFitConfig)
     refine_codebook: bool = True
