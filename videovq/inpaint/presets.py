@@ -22,7 +22,7 @@ class InpaintConfig:
         max_side: work at most at this many pixels on the long side (the fill is upscaled and composited at full
             resolution); None = full resolution.
         propagate: fill what other frames show along optical flow before the generator runs.
-        generator: fill what propagation leaves with the video's tokenizer + transformer (steps 3-7); False is an
+        generator: fill what propagation leaves with the video's fitted tokenizer and transformer; False is an
             ablation that fills it with the harmonic membrane of the surrounding pixels instead (no model at all),
             the yardstick the generator has to beat.
         flow_max_side: long side of the copy optical flow is estimated on.
