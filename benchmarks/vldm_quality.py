@@ -60,7 +60,8 @@ def main() -> None:
         timings[name] = (time.time() - started) / args.clips
     # Reference: each per-frame sample's first frame held still, i.e. perfectly consistent clips with no motion. It
     # separates the FVD that the frozen image model's frames cost from what temporal coherence can win.
-    sets["image LDM, one frame held still"] = [np.repeat(video[:1], CLIP_LEN, axis=0) for video in sets[name]]
+    per_frame = sets["image LDM, frames independent"]
+    sets["image LDM, one frame held still"] = [np.repeat(video[:1], CLIP_LEN, axis=0) for video in per_frame]
 
     fvd = FVD()
     fvd.update(real, real=True)

@@ -330,6 +330,8 @@ def test_chunk_frames_denoises_the_whole_clip_jointly(tiny_vldm):
     assert not np.array_equal(video, generate(vldm, 7, steps=2, seed=3))  # default: chunks of 4 + continuations
     with pytest.raises(InputError, match="smaller than the chunk length 2"):
         generate(vldm, 7, steps=2, chunk_frames=2, context_frames=2)
+    with pytest.raises(InputError, match="--chunk-frames 0: a chunk needs at least one frame"):
+        generate(vldm, 7, steps=2, chunk_frames=0)
 
 
 def test_independent_frames_baseline_is_the_image_model_per_frame(tiny_vldm, tiny_image_ldm):
@@ -386,6 +388,9 @@ def test_generate_cli_writes_video_and_contact_sheet(tiny_vldm, tmp_path, capsys
     assert "--overwrite" in capsys.readouterr().err
     assert main(["generate", "--model", str(tmp_path), "-o", str(tmp_path / "x.mp4")]) == 2
     assert "temporal.safetensors" in capsys.readouterr().err
+    assert main([*args[:-4], "-o", str(tmp_path / "y.mp4"), "--chunk-frames", "0"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--chunk-frames 0" in err  # one line, no traceback
 
 
 @pytest.mark.parametrize("trainer", ["image-autoencoder", "image-ldm", "vldm", "decoder"])

@@ -199,9 +199,13 @@ def generate(
             )
         return decode_latents(vldm, rearrange(latents, "t c 1 h w -> 1 c t h w"), temporal=False)
 
-    chunk = chunk_frames or vldm.config.clip_len
+    chunk = vldm.config.clip_len if chunk_frames is None else chunk_frames
+    if chunk < 1:
+        raise InputError(f"--chunk-frames {chunk}: a chunk needs at least one frame")
     if context_frames >= chunk:
-        raise InputError(f"--context-frames {context_frames} must be smaller than the chunk length {chunk}")
+        raise InputError(
+            f"--context-frames {context_frames} must be smaller than the chunk length {chunk} (--chunk-frames)"
+        )
     if context_frames > vldm.config.max_context_frames:
         raise InputError(
             f"--context-frames {context_frames}: the model was trained with at most {vldm.config.max_context_frames}"
