@@ -31,7 +31,7 @@ from videovq.weights import tokenizer_path
 VARIANTS = {
     "full": {},
     "no-propagation": {"propagate": False},
-    "no-aggregation": {"aggregation": False},
+    "with-aggregation": {"aggregation": True},  # the default decodes without it (docs/inpainting.md)
     "no-codebook-refinement": {"refine_codebook": False},
     "one-shot": {"decode_steps": 1},
     "no-generator": {"generator": False},

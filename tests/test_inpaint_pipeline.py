@@ -86,7 +86,7 @@ def test_fully_masked_frame_and_clip_longer_than_a_window():
 def test_ablations_run():
     frames = moving_pattern(5, 16, 24)
     hole = static_hole(5, 16, 24)
-    for changes in ({"propagate": True}, {"aggregation": False}, {"refine_codebook": False}, {"decode_steps": 1}):
+    for changes in ({"propagate": True}, {"aggregation": True}, {"refine_codebook": False}, {"decode_steps": 1}):
         out = run(frames, hole, **changes)
         assert np.array_equal(out.frames[~hole], frames[~hole]), changes
 

@@ -28,7 +28,10 @@ class InpaintConfig:
         flow_max_side: long side of the copy optical flow is estimated on.
         tokenizer: per-video tokenizer finetuning.
         refine_codebook: restrict tokens to the codes the video uses (else the whole general codebank).
-        aggregation: decode with residual temporal aggregation (else each frame alone).
+        aggregation: decode with the tokenizer's residual temporal aggregation block (else each frame alone). Off by
+            default: with the shipped tokenizer the per-video finetune does not adapt the block to generated codes,
+            which it decoded into wrong-coloured patches; without it both the fast and the default preset scored
+            higher (docs/inpainting.md: 9 of 9 cases fast, 7 of 9 default, mean +1.4 and +0.8 dB).
         transformer: architecture of the per-video transformer.
         transformer_fit: its self-supervised training.
         decode_steps: MaskGIT decoding steps (1 = one-shot).
@@ -47,7 +50,7 @@ class InpaintConfig:
     flow_max_side: int = 432
     tokenizer: VideoFitConfig = field(default_factory=VideoFitConfig)
     refine_codebook: bool = True
-    aggregation: bool = True
+    aggregation: bool = False
     transformer: TransformerConfig = field(default_factory=TransformerConfig)
     transformer_fit: TransformerFitConfig = field(default_factory=TransformerFitConfig)
     decode_steps: int = 8
@@ -70,10 +73,6 @@ def preset(name: str) -> InpaintConfig:
             transformer=TransformerConfig(dim=128, depth=2, heads=4),
             transformer_fit=TransformerFitConfig(steps=80, batch_size=2),
             decode_steps=4,
-            # 30 finetuning steps do not adapt the aggregation block to the video: decoding generated codes through
-            # it left wrong-coloured patches, and without it the preset scored higher on all nine benchmark cases
-            # (mean in-hole PSNR 24.30 vs 22.92 dB, docs/inpainting.md).
-            aggregation=False,
         )
     if name == "default":
         return InpaintConfig(
