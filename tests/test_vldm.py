@@ -334,6 +334,36 @@ def test_chunk_frames_denoises_the_whole_clip_jointly(tiny_vldm):
         generate(vldm, 7, steps=2, chunk_frames=0)
 
 
+def test_noise_correlation_mixes_one_shared_noise_into_every_frame(tiny_vldm):
+    from videovq.vldm.pipeline import decode_latents, sample_latents
+
+    vldm = load_video_ldm(tiny_vldm)
+    # The starting noise is sqrt(rho) * shared + sqrt(1 - rho) * own; the shared image is drawn first.
+    generator = torch.Generator().manual_seed(5)
+    shared = torch.randn((1, 4, 1, 8, 8), generator=generator)
+    latents = sample_latents(
+        vldm.unet,
+        vldm.image.scheduler.config,
+        (3, 4, 1, 8, 8),
+        2,
+        generator,
+        "cpu",
+        shared_noise=shared,
+        noise_correlation=0.9,
+    )
+    mixed = generate(vldm, 3, steps=2, seed=5, independent_frames=True, noise_correlation=0.9)
+    np.testing.assert_array_equal(mixed, decode_latents(vldm, latents.permute(2, 1, 0, 3, 4), temporal=False))
+    # Independent frames of the image model differ; with 0.9 of their noise shared they come out far more alike.
+    independent = generate(vldm, 3, steps=2, seed=5, independent_frames=True)
+    change = lambda video: np.abs(np.diff(video.astype(np.float32), axis=0)).mean()  # noqa: E731
+    assert change(mixed) < 0.6 * change(independent)
+    np.testing.assert_array_equal(
+        independent, generate(vldm, 3, steps=2, seed=5, independent_frames=True, noise_correlation=0.0)
+    )
+    with pytest.raises(InputError, match="--noise-correlation 1.0: use a value in"):
+        generate(vldm, 3, steps=2, noise_correlation=1.0)
+
+
 def test_independent_frames_baseline_is_the_image_model_per_frame(tiny_vldm, tiny_image_ldm):
     vldm = load_video_ldm(tiny_vldm)
     video = generate(vldm, 3, steps=2, seed=4, independent_frames=True)
@@ -391,6 +421,10 @@ def test_generate_cli_writes_video_and_contact_sheet(tiny_vldm, tmp_path, capsys
     assert main([*args[:-4], "-o", str(tmp_path / "y.mp4"), "--chunk-frames", "0"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--chunk-frames 0" in err  # one line, no traceback
+    assert main([*args[:-4], "-o", str(tmp_path / "z.mp4"), "--noise-correlation", "1.5"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--noise-correlation 1.5" in err
+    assert main([*args[:-4], "-o", str(tmp_path / "z.mp4"), "--noise-correlation", "0.5"]) == 0
 
 
 @pytest.mark.parametrize("trainer", ["image-autoencoder", "image-ldm", "vldm", "decoder"])

@@ -376,6 +376,10 @@ def _add_generate(sub) -> None:
     p.add_argument("--context", type=Path, help="video whose first frames the output continues")
     p.add_argument("--context-frames", type=int, default=2, help="frames each new chunk is conditioned on")
     p.add_argument("--chunk-frames", type=int, help="frames denoised together per chunk; default: the model's")
+    p.add_argument(
+        "--noise-correlation", type=float, default=0.0,
+        help="share of the starting noise all frames have in common, in [0, 1) (0 = independent, as in training)",
+    )
     p.add_argument("--prompt", help="text prompt (text-conditioned image models only)")
     p.add_argument("--guidance", type=float, default=7.5, help="classifier-free guidance scale for --prompt")
     p.add_argument("--independent-frames", action="store_true", help="baseline: sample every frame independently")
@@ -407,7 +411,7 @@ def _run_generate(args) -> int:
     frames = generate(
         vldm, args.frames, args.steps, args.seed, context_video=context, context_frames=args.context_frames,
         prompt=args.prompt, guidance_scale=args.guidance, independent_frames=args.independent_frames,
-        chunk_frames=args.chunk_frames, show_progress=True,
+        chunk_frames=args.chunk_frames, noise_correlation=args.noise_correlation, show_progress=True,
     )
     print(f"wrote {write_video(args.output, frames, args.fps, overwrite=args.overwrite)}")
     if args.contact_sheet is not None:

@@ -90,18 +90,25 @@ def sample_latents(
     text: torch.Tensor | None = None,
     uncond_text: torch.Tensor | None = None,
     guidance_scale: float = 1.0,
+    shared_noise: torch.Tensor | None = None,
+    noise_correlation: float = 0.0,
     progress: tqdm | None = None,
 ) -> torch.Tensor:
     """DDIM (eta = 0) from noise to latents ``shape = (B, C, T, h, w)``.
 
     Context frames (where `context_mask` is True) are held at their given latents noised to the current level, as in
-    training, and are returned as given.
+    training, and are returned as given. With `shared_noise` (broadcastable to `shape`) the starting noise is
+    ``sqrt(rho) * shared + sqrt(1 - rho) * own`` for ``rho = noise_correlation``: still unit Gaussian per frame, but
+    frames that share a component start alike (the "mixed noise" prior of Ge et al., ICCV 2023).
     """
     from diffusers import DDIMScheduler
 
     scheduler = DDIMScheduler.from_config(scheduler_config, clip_sample=False)
     scheduler.set_timesteps(steps, device=device)
-    latents = torch.randn(shape, generator=generator).to(device) * scheduler.init_noise_sigma
+    noise = torch.randn(shape, generator=generator)
+    if shared_noise is not None and noise_correlation > 0:
+        noise = noise_correlation**0.5 * shared_noise + (1 - noise_correlation) ** 0.5 * noise
+    latents = noise.to(device) * scheduler.init_noise_sigma
     given = None
     if context_mask is not None and bool(context_mask.any()):
         given = context_mask[:, None, :, None, None].expand(shape)
@@ -156,6 +163,7 @@ def generate(
     guidance_scale: float = 7.5,
     independent_frames: bool = False,
     chunk_frames: int | None = None,
+    noise_correlation: float = 0.0,
     show_progress: bool = False,
 ) -> np.ndarray:
     """Generate a clip as uint8 ``(num_frames, H, W, 3)``.
@@ -176,11 +184,18 @@ def generate(
             and decoded by the image VAE's own decoder.
         chunk_frames: frames denoised jointly per chunk (default: the training clip length). Longer chunks need
             fewer autoregressive continuations, which is where clips drift.
+        noise_correlation: share of the starting noise that all frames of the clip share (0 = independent, as in
+            training; in [0, 1)). Frames then start from related noise and keep more of one layout.
     """
+    if not 0.0 <= noise_correlation < 1.0:
+        raise InputError(f"--noise-correlation {noise_correlation}: use a value in [0, 1)")
     device = next(vldm.unet.parameters()).device
     image = vldm.image
     generator = torch.Generator().manual_seed(seed)
     channels, (height, width) = vldm.latent_channels, vldm.latent_size
+    shared = None  # one noise image for the whole clip (drawn only when used, so seeds keep their samples)
+    if noise_correlation > 0:
+        shared = torch.randn((1, channels, 1, height, width), generator=generator)
     text, uncond = _prompt_embeddings(image, prompt, guidance_scale, device)
     if independent_frames:
         shape = (num_frames, channels, 1, height, width)
@@ -195,6 +210,8 @@ def generate(
                 text=_rep(text, num_frames),
                 uncond_text=_rep(uncond, num_frames),
                 guidance_scale=guidance_scale,
+                shared_noise=shared,
+                noise_correlation=noise_correlation,
                 progress=bar,
             )
         return decode_latents(vldm, rearrange(latents, "t c 1 h w -> 1 c t h w"), temporal=False)
@@ -238,6 +255,8 @@ def generate(
                 text=text,
                 uncond_text=uncond,
                 guidance_scale=guidance_scale,
+                shared_noise=shared,
+                noise_correlation=noise_correlation,
                 progress=bar,
             )
             latents = torch.cat([latents, out[:, :, given:]], dim=2)
