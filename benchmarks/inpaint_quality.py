@@ -1,6 +1,7 @@
 """Inpainting quality: videovq (a preset, plus ablations) against Telea and a temporal fill, on known ground truth.
 
 Run: python benchmarks/inpaint_quality.py [--preset default] [--variants full,no-propagation,...] [--cases ...]
+     [--set key=value ...]
 Cases: the bundled clip under generated strokes and blobs masks (seeds 0-2; the ground truth is the original
 frame), and procedural clips whose moving objects are removed (ground truth: the rendered background).
 Prints one markdown row per (case, method): in-hole PSNR/SSIM, warping error, seconds.
@@ -9,12 +10,14 @@ Prints one markdown row per (case, method): in-hole PSNR/SSIM, warping error, se
 from __future__ import annotations
 
 import argparse
+import copy
 import platform
 import time
 
 import numpy as np
 import torch
 
+from videovq.config import apply_overrides
 from videovq.data import sample_video_path
 from videovq.data.procedural import procedural_scene
 from videovq.inpaint.baselines import nearest_valid_fill, telea_inpaint
@@ -74,9 +77,12 @@ def main() -> None:
     )
     parser.add_argument("--baselines", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--tokenizer", default=None)
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a preset field")
     args = parser.parse_args()
+    base = apply_overrides(preset(args.preset), args.set)
+    label = " ".join([args.preset, *args.set])
     general = load_tokenizer(args.tokenizer or tokenizer_path())
-    print(f"preset {args.preset}; {platform.machine()}, {torch.get_num_threads()} torch threads\n")
+    print(f"preset {label}; {platform.machine()}, {torch.get_num_threads()} torch threads\n")
     print("| case | method | hole PSNR | hole SSIM | warp (1e-3) | seconds |")
     print("|---|---|---:|---:|---:|---:|")
     totals: dict[str, list] = {}
@@ -88,10 +94,10 @@ def main() -> None:
             t = time.perf_counter()
             rows.append(("temporal fill", score(nearest_valid_fill(frames, hole), truth, hole, time.perf_counter() - t)))
         for variant in args.variants.split(","):
-            config = with_overrides(preset(args.preset), **VARIANTS[variant])
+            config = with_overrides(copy.deepcopy(base), **VARIANTS[variant])
             t = time.perf_counter()
             out = inpaint_frames(frames, hole, general, config, seed=0, log=lambda s: None)
-            rows.append((f"videovq {args.preset} {variant}", score(out.frames, truth, hole, time.perf_counter() - t)))
+            rows.append((f"videovq {label} {variant}", score(out.frames, truth, hole, time.perf_counter() - t)))
         for method, (psnr, ssim, warp, seconds) in rows:
             print(f"| {name} | {method} | {psnr:.2f} | {ssim:.4f} | {warp:.3f} | {seconds:.1f} |", flush=True)
             totals.setdefault(method, []).append((psnr, ssim, warp, seconds))

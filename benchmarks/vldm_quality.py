@@ -39,7 +39,10 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=torch.get_num_threads(), help="torch CPU threads")
     parser.add_argument("--chunk-frames", type=int, default=None, help="frames per chunk (default: the model's)")
     parser.add_argument(
-        "--noise-correlation", type=float, default=0.0, help="share of starting noise common to a clip's frames"
+        "--noise-correlation",
+        type=float,
+        default=None,
+        help="share of starting noise common to a clip's frames (default: what the model trained with)",
     )
     parser.add_argument("--sheet", default=None, help="write a contact sheet (real / video LDM / per frame) here")
     args = parser.parse_args()
@@ -50,7 +53,7 @@ def main() -> None:
     real = held_out_clips(args.clips, size, CLIP_LEN)
     sets = {"held-out real clips": real}
     timings = {}
-    rho = args.noise_correlation
+    rho = vldm.config.noise_correlation if args.noise_correlation is None else args.noise_correlation
     methods = [("video LDM", False, rho), ("image LDM, frames independent", True, 0.0)]
     if rho > 0:
         methods[0] = (f"video LDM, noise correlation {rho}", False, rho)

@@ -301,6 +301,46 @@ def test_vldm_resume_after_sigkill_reaches_the_same_weights(tiny_image_ldm, tmp_
         assert torch.equal(got[name], expected[name]), f"{name} differs after resuming from {killed_at}"
 
 
+def test_mixed_noise_is_unit_gaussian_per_frame_with_the_asked_correlation():
+    from videovq.vldm.train_video import mixed_noise
+
+    noise = mixed_noise((64, 4, 3, 8, 8), 0.6, torch.Generator().manual_seed(0))
+    assert abs(float(noise.std()) - 1.0) < 0.02
+    frames = noise.permute(2, 0, 1, 3, 4).reshape(3, -1)
+    assert abs(float(torch.corrcoef(frames)[0, 1]) - 0.6) < 0.05
+    assert (
+        abs(
+            float(
+                torch.corrcoef(
+                    mixed_noise((64, 4, 3, 8, 8), 0.0, torch.Generator()).permute(2, 0, 1, 3, 4).reshape(3, -1)
+                )[0, 1]
+            )
+        )
+        < 0.05
+    )
+
+
+def test_finetuning_starts_from_a_trained_model_and_records_its_noise(tiny_image_ldm, tiny_vldm, tmp_path):
+    # With a zero learning rate the finetuned layers are exactly the ones it started from.
+    overrides = [f"init_from={tiny_vldm}", "noise_correlation=0.5", "optim.lr=0", "steps=1"]
+    model = train_video_ldm(tiny_vldm_config(tiny_image_ldm, *overrides), DATA, tmp_path / "finetune")
+    start, got = load_file(str(tiny_vldm / "temporal.safetensors")), load_file(str(model / "temporal.safetensors"))
+    assert start.keys() == got.keys() and all(torch.equal(start[k], got[k]) for k in start)
+    vldm = load_video_ldm(model)
+    assert vldm.config.noise_correlation == 0.5  # generate starts from the noise it was trained on
+    np.testing.assert_array_equal(
+        generate(vldm, 4, steps=2, seed=0), generate(vldm, 4, steps=2, seed=0, noise_correlation=0.5)
+    )
+    with pytest.raises(InputError, match=f"init_from={tiny_vldm}: temporal weights do not fit"):
+        train_video_ldm(
+            tiny_vldm_config(tiny_image_ldm, f"init_from={tiny_vldm}", "temporal.attention=false", "steps=1"),
+            DATA,
+            tmp_path / "mismatch",
+        )
+    with pytest.raises(InputError, match="noise_correlation=1.0"):
+        train_video_ldm(tiny_vldm_config(tiny_image_ldm, "noise_correlation=1.0"), DATA, tmp_path / "bad")
+
+
 # -- generation -----------------------------------------------------------------------------------------------------
 def test_generate_extends_past_the_training_length(tiny_vldm):
     vldm = load_video_ldm(tiny_vldm)

@@ -377,8 +377,8 @@ def _add_generate(sub) -> None:
     p.add_argument("--context-frames", type=int, default=2, help="frames each new chunk is conditioned on")
     p.add_argument("--chunk-frames", type=int, help="frames denoised together per chunk; default: the model's")
     p.add_argument(
-        "--noise-correlation", type=float, default=0.0,
-        help="share of the starting noise all frames have in common, in [0, 1) (0 = independent, as in training)",
+        "--noise-correlation", type=float, default=None,
+        help="share of the starting noise all frames have in common, in [0, 1); default: what the model trained with",
     )
     p.add_argument("--prompt", help="text prompt (text-conditioned image models only)")
     p.add_argument("--guidance", type=float, default=7.5, help="classifier-free guidance scale for --prompt")

@@ -105,14 +105,18 @@ def sample_latents(
 
     scheduler = DDIMScheduler.from_config(scheduler_config, clip_sample=False)
     scheduler.set_timesteps(steps, device=device)
-    noise = torch.randn(shape, generator=generator)
-    if shared_noise is not None and noise_correlation > 0:
-        noise = noise_correlation**0.5 * shared_noise + (1 - noise_correlation) ** 0.5 * noise
-    latents = noise.to(device) * scheduler.init_noise_sigma
+
+    def draw() -> torch.Tensor:
+        noise = torch.randn(shape, generator=generator)
+        if shared_noise is not None and noise_correlation > 0:
+            noise = noise_correlation**0.5 * shared_noise + (1 - noise_correlation) ** 0.5 * noise
+        return noise.to(device)
+
+    latents = draw() * scheduler.init_noise_sigma
     given = None
     if context_mask is not None and bool(context_mask.any()):
         given = context_mask[:, None, :, None, None].expand(shape)
-        context_noise = torch.randn(shape, generator=generator).to(device)
+        context_noise = draw()  # the given frames are noised like the training clips' frames
     for t in scheduler.timesteps:
         if given is not None:
             latents = torch.where(given, scheduler.add_noise(context, context_noise, t.reshape(1)), latents)
@@ -163,7 +167,7 @@ def generate(
     guidance_scale: float = 7.5,
     independent_frames: bool = False,
     chunk_frames: int | None = None,
-    noise_correlation: float = 0.0,
+    noise_correlation: float | None = None,
     show_progress: bool = False,
 ) -> np.ndarray:
     """Generate a clip as uint8 ``(num_frames, H, W, 3)``.
@@ -184,9 +188,11 @@ def generate(
             and decoded by the image VAE's own decoder.
         chunk_frames: frames denoised jointly per chunk (default: the training clip length). Longer chunks need
             fewer autoregressive continuations, which is where clips drift.
-        noise_correlation: share of the starting noise that all frames of the clip share (0 = independent, as in
-            training; in [0, 1)). Frames then start from related noise and keep more of one layout.
+        noise_correlation: share of the starting noise that all frames of the clip share, in [0, 1); None = what
+            the model was trained with (`VideoLDMConfig.noise_correlation`; 0 = independent frames).
     """
+    if noise_correlation is None:
+        noise_correlation = vldm.config.noise_correlation
     if not 0.0 <= noise_correlation < 1.0:
         raise InputError(f"--noise-correlation {noise_correlation}: use a value in [0, 1)")
     device = next(vldm.unet.parameters()).device

@@ -19,7 +19,7 @@ from einops import rearrange
 
 from videovq.data.clips import sample_batch
 from videovq.errors import InputError
-from videovq.train.checkpoint import save_weights
+from videovq.train.checkpoint import load_weights, save_weights
 from videovq.train.common import OptimConfig, RunConfig, batch_facts, make_optimizer
 from videovq.train.loop import EMA, optimiser_step, resume_from, run_steps, start_run
 from videovq.vldm.inflate import (
@@ -42,12 +42,15 @@ class VideoLDMConfig:
         temporal: the inserted temporal layers.
         clip_len: frames per clip in training (generation goes longer by continuing with context frames).
         max_context_frames: the largest number of context frames it was trained with.
+        noise_correlation: the share of noise its training clips' frames had in common; `generate` starts from the
+            same mixture unless told otherwise.
     """
 
     image_model: str = SHIPPED
     temporal: TemporalConfig = field(default_factory=TemporalConfig)
     clip_len: int = 8
     max_context_frames: int = 2
+    noise_correlation: float = 0.0
 
 
 @dataclass
@@ -64,6 +67,11 @@ class VideoLDMTrainConfig(RunConfig):
         ema_decay: decay of the temporal weights' moving average (the shipped weights).
         alpha_lr_scale: learning-rate multiplier of the mixing factors. Adam moves a parameter by about the learning
             rate per step, so at the layers' rate alpha could not travel from 1 towards 0 within a short run.
+        noise_correlation: share of every clip's noise common to all its frames, in [0, 1): ``sqrt(rho) * shared +
+            sqrt(1 - rho) * own`` per frame, still unit Gaussian per frame so the frozen image layers see the noise
+            they were trained on (the "mixed noise" prior of Ge et al., ICCV 2023). 0 = independent frames.
+        init_from: start the temporal layers from a trained video LDM ("shipped" or a ``RUN/model`` folder with the
+            same temporal settings) to finetune it; "" = new layers, identity at initialisation.
     """
 
     image_model: str = SHIPPED
@@ -74,6 +82,8 @@ class VideoLDMTrainConfig(RunConfig):
     prompt: str = ""
     ema_decay: float = 0.995
     alpha_lr_scale: float = 20.0
+    noise_correlation: float = 0.0
+    init_from: str = ""
     steps: int = 3000
 
 
@@ -85,15 +95,27 @@ def encode_video(vae, video: torch.Tensor, scale: float, generator: torch.Genera
     return rearrange(latents * scale, "(b t) c h w -> b c t h w", t=video.shape[2])
 
 
-def video_diffusion_loss(model, noise_schedule, latents, context_mask, generator, encoder_hidden_states=None):
+def video_diffusion_loss(
+    model, noise_schedule, latents, context_mask, generator, encoder_hidden_states=None, noise_correlation=0.0
+):
     """Epsilon MSE over the frames that are not given as context (one noise level per clip)."""
     batch = latents.shape[0]
-    noise = torch.randn(latents.shape, generator=generator).to(latents)
+    noise = mixed_noise(latents.shape, noise_correlation, generator).to(latents)
     t = torch.randint(0, noise_schedule.config.num_train_timesteps, (batch,), generator=generator).to(latents.device)
     noisy = noise_schedule.add_noise(latents, noise, t)
     pred = model(noisy, t, context=latents, context_mask=context_mask, encoder_hidden_states=encoder_hidden_states)
     weight = (~context_mask).to(pred.dtype)[:, None, :, None, None].expand_as(pred)
     return (F.mse_loss(pred.float(), noise.float(), reduction="none") * weight).sum() / weight.sum()
+
+
+def mixed_noise(shape: Sequence[int], correlation: float, generator: torch.Generator) -> torch.Tensor:
+    """Unit Gaussian noise ``(B, C, T, h, w)`` whose frames share `correlation` of their variance."""
+    noise = torch.randn(tuple(shape), generator=generator)
+    if correlation > 0:
+        b, c, _, h, w = shape
+        shared = torch.randn((b, c, 1, h, w), generator=generator)
+        noise = correlation**0.5 * shared + (1 - correlation) ** 0.5 * noise
+    return noise
 
 
 def draw_context_mask(
@@ -117,6 +139,8 @@ def train_video_ldm(
         raise InputError(
             f"context_frames={config.context_frames}: each must be >= 0 and < data.clip_len={config.data.clip_len}"
         )
+    if not 0.0 <= config.noise_correlation < 1.0:
+        raise InputError(f"noise_correlation={config.noise_correlation}: use a value in [0, 1)")
     if max(config.context_frames) > 0 and not config.temporal.context:
         raise InputError("context_frames > 0 needs temporal.context=true (or set context_frames=[0])")
     accelerator, run = start_run(config, run_dir, resume, overwrite, cpu)
@@ -131,6 +155,8 @@ def train_video_ldm(
     sampler = make_sampler(config.data, data)
     torch.manual_seed(config.seed)
     video_unet = freeze_spatial(inflate(image.unet, config.temporal))
+    if config.init_from:
+        _load_initial_temporal(video_unet, config.init_from)
     params = temporal_parameters(video_unet)
     alphas = [p for name, p in params.items() if name.endswith("temporal_mix.raw")]
     layers = [p for name, p in params.items() if not name.endswith("temporal_mix.raw")]
@@ -159,7 +185,7 @@ def train_video_ldm(
             latents = encode_video(image.vae, clips, scale, generator)
         mask = draw_context_mask(rng, latents.shape[0], latents.shape[2], config.context_frames, latents.device)
         ehs = None if text is None else text.expand(latents.shape[0], -1, -1)
-        loss = video_diffusion_loss(model, image.scheduler, latents, mask, generator, ehs)
+        loss = video_diffusion_loss(model, image.scheduler, latents, mask, generator, ehs, config.noise_correlation)
         return loss, {"mse": float(loss.detach())}
 
     def step(step: int) -> dict[str, float]:
@@ -188,12 +214,27 @@ def train_video_ldm(
     if done and accelerator.is_main_process:
         ema.copy_to(params)
         model_config = VideoLDMConfig(
-            config.image_model, config.temporal, config.data.clip_len, max(config.context_frames)
+            config.image_model,
+            config.temporal,
+            config.data.clip_len,
+            max(config.context_frames),
+            config.noise_correlation,
         )
         final.mkdir(exist_ok=True)
         save_weights(final / "temporal.safetensors", saved, model_config)
     accelerator.wait_for_everyone()
     return final
+
+
+def _load_initial_temporal(video_unet, init_from: str) -> None:
+    """Load a trained video LDM's temporal weights into freshly inflated layers (`init_from`)."""
+    from videovq.weights import vldm_path
+
+    folder = vldm_path() if init_from == "shipped" else Path(init_from)
+    try:
+        load_weights(TemporalWeights(video_unet), folder / "temporal.safetensors")
+    except (InputError, RuntimeError) as error:  # name the setting that pointed here, in one line
+        raise InputError(f"init_from={init_from}: {str(error).splitlines()[0]}") from None
 
 
 def _text_embeddings(image, prompt: str, device) -> torch.Tensor | None:
