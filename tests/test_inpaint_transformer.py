@@ -37,6 +37,21 @@ def test_pseudo_masks_stay_inside_valid_cells():
         assert not (m & ~valid).any() and m.any()
 
 
+def test_hole_shaped_pseudo_masks_are_the_real_hole_moved():
+    rng = np.random.default_rng(0)
+    valid = torch.ones(3, 12, 16, dtype=torch.bool)
+    valid[:, 1:3, 2:5] = False  # a 2 x 3 hole in every frame
+    whole_rectangles = 0
+    for _ in range(20):
+        m = pseudo_mask(rng, valid, scatter=0.0, hole_shaped=1.0)
+        assert not (m & ~valid).any() and int(m[0].sum()) <= 6
+        assert torch.equal(m[0], m[1]) and torch.equal(m[1], m[2])  # the hole is static, so is its copy
+        ys, xs = torch.nonzero(m[0], as_tuple=True)
+        if len(ys) == 6 and int(ys.max() - ys.min()) == 1 and int(xs.max() - xs.min()) == 2:
+            whole_rectangles += 1
+    assert whole_rectangles >= 10  # moved clear of the real hole, the copy is the whole 2 x 3 rectangle
+
+
 def test_hole_tokens_are_never_training_targets():
     tokens = pattern()
     hole = torch.zeros_like(tokens, dtype=torch.bool)
@@ -71,7 +86,9 @@ def test_transformer_learns_a_predictable_pattern():
     hole = torch.zeros_like(tokens, dtype=torch.bool)
     hole[:, 2:4, 3:6] = True
     fit = TransformerFitConfig(steps=300, batch_size=4, window_frames=6, lr=3e-3)
-    fitted = fit_transformer(tokens, hole, 8, TransformerConfig(dim=48, depth=2, heads=4, dropout=0.0), fit, progress=False)
+    fitted = fit_transformer(
+        tokens, hole, 8, TransformerConfig(dim=48, depth=2, heads=4, dropout=0.0), fit, progress=False
+    )
     assert fitted.losses[-1] < fitted.losses[0] * 0.5
     out = predict_tokens(fitted.model, tokens, hole, steps=4, temperature=0.0)
     accuracy = (out[hole] == tokens[hole]).float().mean()

@@ -32,6 +32,8 @@ class TransformerFitConfig:
         weight_decay: AdamW weight decay.
         scatter: extra share of valid tokens hidden at random, up to this fraction, so the model also learns the
             partly revealed states that iterative decoding passes through.
+        hole_shaped: share of pseudo-holes that are the video's own hole, moved to a random place (the shapes
+            prediction will face); the others are random strokes, blobs or boxes.
     """
 
     steps: int = 300
@@ -40,6 +42,7 @@ class TransformerFitConfig:
     lr: float = 1e-3
     weight_decay: float = 0.01
     scatter: float = 0.3
+    hole_shaped: float = 0.0
 
 
 class FittedTransformer(NamedTuple):
@@ -48,16 +51,23 @@ class FittedTransformer(NamedTuple):
     losses: list[float]
 
 
-def pseudo_mask(rng: np.random.Generator, valid: torch.Tensor, scatter: float) -> torch.Tensor:
+def pseudo_mask(
+    rng: np.random.Generator, valid: torch.Tensor, scatter: float, hole_shaped: float = 0.0
+) -> torch.Tensor:
     """Training targets for one window: mask-shaped pseudo-holes (+ random scatter), inside valid cells only.
 
     Args:
         rng: randomness source.
         valid: (T, h, w) bool, True where the real token is known.
         scatter: maximum extra fraction of tokens hidden at random.
+        hole_shaped: probability that the shape is the window's real hole shifted by a random offset.
     """
     t, h, w = valid.shape
-    shape = torch.from_numpy(random_mask_like(rng, t, h, w))
+    if hole_shaped > 0 and rng.random() < hole_shaped and not valid.all():  # no draw when off: seeds keep results
+        offset = (int(rng.integers(h)), int(rng.integers(w)))
+        shape = torch.roll(~valid, shifts=offset, dims=(1, 2))
+    else:
+        shape = torch.from_numpy(random_mask_like(rng, t, h, w))
     noise = torch.from_numpy(rng.random((t, h, w)) < rng.uniform(0, scatter))
     return (shape | noise) & valid
 
@@ -92,7 +102,9 @@ def fit_transformer(
     warmup = max(1, fit.steps // 10)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer,
-        lambda s: (s + 1) / warmup if s < warmup else 0.5 * (1 + np.cos(np.pi * (s - warmup) / max(1, fit.steps - warmup))),
+        lambda s: (
+            (s + 1) / warmup if s < warmup else 0.5 * (1 + np.cos(np.pi * (s - warmup) / max(1, fit.steps - warmup)))
+        ),
     )
     tokens, hole = tokens.to(device), hole.to(device)
     inputs = tokens.masked_fill(hole, num_codes)  # the real hole is always the completion token
@@ -105,7 +117,7 @@ def fit_transformer(
         for _ in range(fit.batch_size):
             t0 = int(rng.integers(0, t - window + 1))
             valid = ~hole[t0 : t0 + window]
-            target_mask = pseudo_mask(rng, valid.cpu(), fit.scatter).to(device)
+            target_mask = pseudo_mask(rng, valid.cpu(), fit.scatter, fit.hole_shaped).to(device)
             batch_in.append(inputs[t0 : t0 + window].masked_fill(target_mask, num_codes))
             batch_target.append(tokens[t0 : t0 + window].masked_fill(~target_mask, 0))
             batch_weight.append(target_mask.float())
