@@ -19,7 +19,7 @@ from videovq.errors import InputError
 from videovq.train.checkpoint import load_weights, read_config
 from videovq.vldm.inflate import TemporalWeights, VideoUNet, inflate
 from videovq.vldm.models import ImageLDM, load_image_ldm
-from videovq.vldm.train_video import VideoLDMConfig, encode_video
+from videovq.vldm.train_video import VideoLDMConfig, encode_video, mix_noise
 
 
 @dataclass
@@ -109,7 +109,7 @@ def sample_latents(
     def draw() -> torch.Tensor:
         noise = torch.randn(shape, generator=generator)
         if shared_noise is not None and noise_correlation > 0:
-            noise = noise_correlation**0.5 * shared_noise + (1 - noise_correlation) ** 0.5 * noise
+            noise = mix_noise(noise, shared_noise, noise_correlation)
         return noise.to(device)
 
     latents = draw() * scheduler.init_noise_sigma

@@ -113,9 +113,13 @@ def mixed_noise(shape: Sequence[int], correlation: float, generator: torch.Gener
     noise = torch.randn(tuple(shape), generator=generator)
     if correlation > 0:
         b, c, _, h, w = shape
-        shared = torch.randn((b, c, 1, h, w), generator=generator)
-        noise = correlation**0.5 * shared + (1 - correlation) ** 0.5 * noise
+        noise = mix_noise(noise, torch.randn((b, c, 1, h, w), generator=generator), correlation)
     return noise
+
+
+def mix_noise(own: torch.Tensor, shared: torch.Tensor, correlation: float) -> torch.Tensor:
+    """``sqrt(rho) * shared + sqrt(1 - rho) * own``: unit variance again, correlation rho between frames."""
+    return correlation**0.5 * shared + (1 - correlation) ** 0.5 * own
 
 
 def draw_context_mask(
