@@ -54,10 +54,12 @@ def main() -> None:
     sets = {"held-out real clips": real}
     timings = {}
     rho = vldm.config.noise_correlation if args.noise_correlation is None else args.noise_correlation
-    methods = [("video LDM", False, rho), ("image LDM, frames independent", True, 0.0)]
-    if rho > 0:
-        methods[0] = (f"video LDM, noise correlation {rho}", False, rho)
-        methods.append((f"image LDM, noise correlation {rho}", True, rho))
+    control = f"image LDM, noise correlation {rho}"  # the image LDM alone, given the video LDM's mixed noise
+    methods = [
+        ("video LDM" if rho == 0 else f"video LDM, noise correlation {rho}", False, rho),
+        ("image LDM, frames independent", True, 0.0),
+        *([(control, True, rho)] if rho > 0 else []),
+    ]
     for name, independent, correlation in methods:
         started = time.time()
         sets[name] = [
@@ -101,7 +103,7 @@ def main() -> None:
         rows, labels = [], []
         for i in range(3):
             for name, videos in sets.items():
-                if "held still" in name or name.startswith("image LDM, noise"):
+                if "held still" in name or name == control:
                     continue
                 rows.append(videos[i])
                 labels.append(name.split(",")[0])

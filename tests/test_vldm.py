@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -304,20 +305,13 @@ def test_vldm_resume_after_sigkill_reaches_the_same_weights(tiny_image_ldm, tmp_
 def test_mixed_noise_is_unit_gaussian_per_frame_with_the_asked_correlation():
     from videovq.vldm.train_video import mixed_noise
 
+    def first_frames_correlation(noise: torch.Tensor) -> float:
+        return float(torch.corrcoef(noise.permute(2, 0, 1, 3, 4).reshape(noise.shape[2], -1))[0, 1])
+
     noise = mixed_noise((64, 4, 3, 8, 8), 0.6, torch.Generator().manual_seed(0))
     assert abs(float(noise.std()) - 1.0) < 0.02
-    frames = noise.permute(2, 0, 1, 3, 4).reshape(3, -1)
-    assert abs(float(torch.corrcoef(frames)[0, 1]) - 0.6) < 0.05
-    assert (
-        abs(
-            float(
-                torch.corrcoef(
-                    mixed_noise((64, 4, 3, 8, 8), 0.0, torch.Generator()).permute(2, 0, 1, 3, 4).reshape(3, -1)
-                )[0, 1]
-            )
-        )
-        < 0.05
-    )
+    assert abs(first_frames_correlation(noise) - 0.6) < 0.05
+    assert abs(first_frames_correlation(mixed_noise((64, 4, 3, 8, 8), 0.0, torch.Generator()))) < 0.05
 
 
 def test_finetuning_starts_from_a_trained_model_and_records_its_noise(tiny_image_ldm, tiny_vldm, tmp_path):
@@ -339,6 +333,16 @@ def test_finetuning_starts_from_a_trained_model_and_records_its_noise(tiny_image
         )
     with pytest.raises(InputError, match="noise_correlation=1.0"):
         train_video_ldm(tiny_vldm_config(tiny_image_ldm, "noise_correlation=1.0"), DATA, tmp_path / "bad")
+
+
+def test_a_resumed_finetune_continues_from_its_checkpoint_not_from_init_from(tiny_image_ldm, tiny_vldm, tmp_path):
+    start = tmp_path / "start"
+    shutil.copytree(tiny_vldm, start)
+    run = tmp_path / "run"
+    train_video_ldm(tiny_vldm_config(tiny_image_ldm, f"init_from={start}", "steps=2"), DATA, run)
+    shutil.rmtree(start)  # the resumed run must not need it any more
+    model = train_video_ldm(tiny_vldm_config(tiny_image_ldm, f"init_from={start}", "steps=4"), DATA, run, resume=True)
+    assert (model / "temporal.safetensors").exists()
 
 
 # -- generation -----------------------------------------------------------------------------------------------------

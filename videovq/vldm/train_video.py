@@ -19,7 +19,7 @@ from einops import rearrange
 
 from videovq.data.clips import sample_batch
 from videovq.errors import InputError
-from videovq.train.checkpoint import load_weights, save_weights
+from videovq.train.checkpoint import latest_checkpoint, load_weights, save_weights
 from videovq.train.common import OptimConfig, RunConfig, batch_facts, make_optimizer
 from videovq.train.loop import EMA, optimiser_step, resume_from, run_steps, start_run
 from videovq.vldm.inflate import (
@@ -159,7 +159,7 @@ def train_video_ldm(
     sampler = make_sampler(config.data, data)
     torch.manual_seed(config.seed)
     video_unet = freeze_spatial(inflate(image.unet, config.temporal))
-    if config.init_from:
+    if config.init_from and not (resume and latest_checkpoint(run)):  # a resumed run starts from its checkpoint
         _load_initial_temporal(video_unet, config.init_from)
     params = temporal_parameters(video_unet)
     alphas = [p for name, p in params.items() if name.endswith("temporal_mix.raw")]
