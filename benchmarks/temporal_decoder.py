@@ -90,7 +90,7 @@ def main() -> None:
         ssim = np.mean([nan_mean(frame_ssim(v, r)) for v, r in zip(videos, real)])
         flick = [flicker(v, r) for v, r in zip(videos, real)]
         warp = np.mean([nan_mean(warping_error(v, r)) for v, r in zip(videos, real)]) * 1e3
-        fvd.feats[False] = []
+        fvd.reset(real=False)
         fvd.update(videos, real=False)
         seam = np.mean([f[s] for f in flick for s in seams])
         print(

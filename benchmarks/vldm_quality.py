@@ -93,7 +93,7 @@ def main() -> None:
         if name == "held-out real clips":
             score = "-"
         else:
-            fvd.feats[False] = []
+            fvd.reset(real=False)
             fvd.update(videos, real=False)
             score = f"{fvd.compute():.1f}"
         warp, flick = consistency(videos)

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from videovq.errors import InputError
 from videovq.metrics import i3d
 from videovq.metrics.fvd import (
+    FVD,
     I3DFeatureExtractor,
     clips_from_video,
     compute_fvd,
@@ -245,6 +246,24 @@ def test_fvd_grows_with_noise_and_blur(sample_frames, extractor):
     assert frechet_distance(real, real) < 1e-6
     assert 0 < noisy[0] < noisy[1] < noisy[2], noisy
     assert 0 < blurred[0] < blurred[1] < blurred[2], blurred
+
+
+def test_fvd_reset_forgets_one_set_or_both():
+    class CountingExtractor:  # one feature row per clip: the clip's mean, repeated
+        batch_size = 4
+
+        def features(self, clips: torch.Tensor) -> np.ndarray:
+            return clips.mean(dim=(1, 2, 3, 4))[:, None].repeat(1, 400).numpy()
+
+    fvd = FVD(extractor=CountingExtractor())
+    video = torch.zeros(3, 16, 8, 8)
+    fvd.update([video, video], real=True)
+    fvd.update([video], real=False)
+    fvd.reset(real=False)
+    assert len(fvd.features(True)) == 2 and len(fvd.features(False)) == 0
+    fvd.update([video], real=False)
+    fvd.reset()
+    assert len(fvd.features(True)) == 0 and len(fvd.features(False)) == 0
 
 
 def test_compute_fvd_takes_uint8_arrays_and_float_batches():

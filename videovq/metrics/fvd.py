@@ -291,8 +291,10 @@ class FVD:
         """FVD between everything added to the real and to the generated set."""
         return frechet_distance(self.features(True), self.features(False))
 
-    def reset(self) -> None:
-        self.feats = {True: [], False: []}
+    def reset(self, real: bool | None = None) -> None:
+        """Forget one set (`real` True or False), e.g. to score another method against the same real clips, or both."""
+        for which in (True, False) if real is None else (real,):
+            self.feats[which] = []
 
 
 def compute_fvd(
