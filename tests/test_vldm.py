@@ -272,6 +272,39 @@ def test_image_ldm_trainers_write_a_loadable_diffusers_folder(tmp_path):
     assert (tmp_path / "unet" / "log.jsonl").read_text().count('"mse"') == 2
 
 
+def tiny_unet_config(*overrides: str) -> ImageUNetTrainConfig:
+    return load_config(ImageUNetTrainConfig, CONFIGS / "tiny_image_ldm.yaml", list(overrides))
+
+
+def unet_weights(folder: Path) -> dict[str, torch.Tensor]:
+    return load_file(str(folder / "unet" / "diffusion_pytorch_model.safetensors"))
+
+
+def test_image_ldm_training_continues_from_init_from(tiny_image_ldm, tmp_path):
+    config = tiny_unet_config(f"autoencoder={tiny_image_ldm}", f"init_from={tiny_image_ldm}", "optim.lr=0")
+    final = train_image_unet(config, DATA, tmp_path / "run")
+    start, got = unet_weights(tiny_image_ldm), unet_weights(final)
+    assert all(torch.equal(got[k], start[k]) for k in start)  # lr 0: the finished model is the init, not random
+    with pytest.raises(InputError, match=f"init_from={tiny_image_ldm}: its UNet has another architecture"):
+        train_image_unet(
+            tiny_unet_config(
+                f"autoencoder={tiny_image_ldm}", f"init_from={tiny_image_ldm}", "model.layers_per_block=2"
+            ),
+            DATA,
+            tmp_path / "other",
+        )
+
+
+@pytest.mark.parametrize("ema_decay", [0.0, 0.9])
+def test_image_ldm_model_holds_the_moving_average_of_its_weights(tiny_image_ldm, tmp_path, ema_decay):
+    config = tiny_unet_config(f"autoencoder={tiny_image_ldm}", f"ema_decay={ema_decay}")
+    final = train_image_unet(config, DATA, tmp_path / "run")
+    last = load_file(str(tmp_path / "run" / "checkpoints" / "step_0000002" / "model.safetensors"))
+    got = unet_weights(final)
+    same = all(torch.equal(got[k], last[k]) for k in got)
+    assert same == (ema_decay == 0)  # with an EMA the model is the average, not the last step's weights
+
+
 def test_training_changes_temporal_weights_only(tiny_image_ldm, tiny_vldm):
     image = load_image_ldm(tiny_image_ldm)
     expected = {f"unet.{k}": v for k, v in image.unet.state_dict().items()}

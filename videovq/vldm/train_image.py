@@ -20,7 +20,8 @@ from einops import rearrange
 from videovq.data.clips import ClipSampler, build_sources, sample_batch
 from videovq.errors import InputError
 from videovq.train.common import OptimConfig, RunConfig, batch_facts, make_optimizer
-from videovq.train.loop import optimiser_step, resume_from, run_steps, start_run
+from videovq.train.checkpoint import latest_checkpoint, load_weights
+from videovq.train.loop import EMA, optimiser_step, resume_from, run_steps, start_run
 from videovq.vldm.models import (
     AutoencoderKLConfig,
     ImageLDM,
@@ -28,6 +29,7 @@ from videovq.vldm.models import (
     build_autoencoder,
     build_unet,
     make_scheduler,
+    resolve_image_model,
     save_image_ldm,
 )
 
@@ -87,6 +89,10 @@ class ImageUNetTrainConfig(RunConfig):
         data: training frames.
         optim: optimiser and batch (images per process per micro-step).
         num_train_timesteps: diffusion steps of the training schedule.
+        ema_decay: decay of the weights' moving average, which is what the finished model holds (diffusion
+            samples are much cleaner from averaged weights); 0 saves the last weights instead.
+        init_from: start from a trained image LDM's UNet ("shipped" or a ``RUN/model`` folder with the same
+            architecture) instead of from random weights, e.g. to train the shipped model further on your frames.
         steps / seed / mixed_precision / checkpoint_every / keep_checkpoints / log_every: see `RunConfig`.
     """
 
@@ -95,6 +101,8 @@ class ImageUNetTrainConfig(RunConfig):
     data: VideoDataConfig = field(default_factory=VideoDataConfig)
     optim: OptimConfig = field(default_factory=lambda: OptimConfig(lr=5e-4, batch_size=32, warmup_steps=200))
     num_train_timesteps: int = 1000
+    ema_decay: float = 0.999
+    init_from: str = ""
     steps: int = 8000
 
 
@@ -238,9 +246,13 @@ def train_image_unet(
     downsample = 2 ** (len(vae.config.block_out_channels) - 1)
     torch.manual_seed(config.seed)
     unet = build_unet(config.model, vae.config.latent_channels, config.data.size // downsample)
+    if config.init_from and not (resume and latest_checkpoint(run)):  # a resumed run starts from its checkpoint
+        _load_initial_unet(unet, config.init_from)
     noise_schedule = make_scheduler(config.num_train_timesteps)
     optimizer, scheduler = make_optimizer(unet.parameters(), config.optim, config.steps)
-    start = resume_from(run, resume, unet, optimizer, scheduler, {}).step
+    params = dict(unet.named_parameters())
+    extras = {"ema": EMA(params, config.ema_decay)} if config.ema_decay > 0 else {}
+    start = resume_from(run, resume, unet, optimizer, scheduler, extras).step
     model, optimizer = accelerator.prepare(unet, optimizer)
     batch_text, facts = batch_facts(config.optim, accelerator.num_processes, "frames")
     accelerator.print(f"{sampler}; {batch_text}")
@@ -254,9 +266,15 @@ def train_image_unet(
         loss = diffusion_loss(model, noise_schedule, latents, generator)
         return loss, {"mse": float(loss.detach())}
 
+    def step(step: int) -> dict[str, float]:
+        values = optimiser_step(model, optimizer, scheduler, config, step, accelerator, loss_fn)
+        for ema in extras.values():
+            ema.update()
+        return values
+
     model.train()
     done = run_steps(
-        lambda s: optimiser_step(model, optimizer, scheduler, config, s, accelerator, loss_fn),
+        step,
         accelerator=accelerator,
         run=run,
         config=config,
@@ -264,12 +282,29 @@ def train_image_unet(
         saved=accelerator.unwrap_model(model),
         optimizer=optimizer,
         scheduler=scheduler,
+        extras=extras,
         facts=facts,
         desc="train image LDM",
         time_limit_minutes=time_limit_minutes,
     )
     final = run / "model"
     if done and accelerator.is_main_process:
+        for ema in extras.values():
+            ema.copy_to(params)
         save_image_ldm(ImageLDM(accelerator.unwrap_model(model), vae, noise_schedule), final)
     accelerator.wait_for_everyone()
     return final
+
+
+def _load_initial_unet(unet, init_from: str) -> None:
+    """Load a trained image LDM's UNet weights into the freshly built one (`init_from`)."""
+    folder = resolve_image_model(init_from) / "unet"
+    try:
+        load_weights(unet, folder / "diffusion_pytorch_model.safetensors")
+    except InputError as error:  # name the setting that pointed here, in one line
+        raise InputError(f"init_from={init_from}: {error}") from None
+    except RuntimeError:  # torch's multi-line list of mismatched tensors
+        raise InputError(
+            f"init_from={init_from}: its UNet has another architecture than this config's model section; "
+            f"use the model settings it was trained with ({folder / 'config.json'})"
+        ) from None
