@@ -10,6 +10,11 @@ allocated, kernels already warmed up on a tiny input); it therefore includes the
 On CUDA it is `torch.cuda.max_memory_allocated` above the memory allocated before the call. Time is the median
 of the forward passes (no autograd) after that first call: `--repeat` of them, more for fast cases (up to
 ~2 s worth), at most 3 for cases slower than a second.
+
+"GEMM floor" is the case's two matrix products (4 B heads N^2 head_dim flops) at the machine's own square float32
+GEMM rate, measured first: no exact attention can run faster, so naive ms / floor ms bounds the speed-up any
+kernel could show on this machine. How far the naive version is above the floor depends mostly on memory
+bandwidth (it writes and reads the N x N scores several times), which is why the speed-up varies between machines.
 """
 
 from __future__ import annotations
@@ -92,6 +97,19 @@ def measure(shape: tuple[int, int, int, int], window: int | None, backend: str, 
     }
 
 
+def gemm_gflops(device: str, size: int = 2048, runs: int = 10) -> float:
+    """Runs inside a child process: the best of `runs` square float32 matrix products, in GFLOP/s."""
+    a, b = (torch.randn(size, size, device=device) for _ in range(2))
+    best = float("inf")
+    with torch.inference_mode():
+        for _ in range(runs + 1):  # the first call warms up
+            start = time.perf_counter()
+            a @ b
+            _sync(device)
+            best = min(best, time.perf_counter() - start)
+    return 2 * size**3 / best / 1e9
+
+
 def in_child(shape, window, backend: str, repeat: int, device: str) -> dict:
     spec = json.dumps({"shape": shape, "window": window, "backend": backend, "repeat": repeat, "device": device})
     proc = subprocess.run(
@@ -111,6 +129,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.child:
         spec = json.loads(args.child)
+        if spec["backend"] == "gemm":
+            print(json.dumps({"gflops": gemm_gflops(spec["device"])}))
+            return
         result = measure(tuple(spec["shape"]), spec["window"], spec["backend"], spec["repeat"], spec["device"])
         print(json.dumps(result))
         return
@@ -118,21 +139,24 @@ def main() -> None:
     device_name = torch.cuda.get_device_name() if args.device == "cuda" else platform.processor() or platform.machine()
     print(
         f"torch {torch.__version__}, {args.device} ({device_name}), {torch.get_num_threads()} threads, float32, "
-        f"forward only, median of >= {min(args.repeat, 3)} runs\n"
+        f"forward only, median of >= {min(args.repeat, 3)} runs"
     )
+    gflops = in_child(None, None, "gemm", args.repeat, args.device)["gflops"]
+    print(f"square float32 GEMM (2048): {gflops:.1f} GFLOP/s\n")
     print(
-        "| case | (B, heads, N, head_dim) | auto -> | auto ms | naive ms | speed-up "
-        "| auto peak MB | naive peak MB | memory ratio | output MB |"
+        "| case | (B, heads, N, head_dim) | auto -> | auto ms | naive ms | speed-up | GEMM floor ms "
+        "| speed-up bound | auto peak MB | naive peak MB | memory ratio | output MB |"
     )
-    print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for label, shape, window in (case for case in CASES if args.case in case[0]):
         res = {b: in_child(shape, window, b, args.repeat, args.device) for b in BACKENDS}
         auto, naive = res["auto"], res["naive"]
         ratio = f"{naive['peak_mb'] / auto['peak_mb']:.0f}x" if auto["peak_mb"] >= 1 else "n/a (auto < 1 MB)"
         output_mb = shape[0] * shape[1] * shape[2] * shape[3] * 4 / 2**20  # the float32 result both must hold
+        floor_ms = 4 * shape[0] * shape[1] * shape[2] ** 2 * shape[3] / gflops / 1e6
         print(
             f"| {label} | {tuple(shape)} | {auto['resolved']} | {auto['ms']:.1f} | {naive['ms']:.1f} "
-            f"| {naive['ms'] / auto['ms']:.1f}x | {auto['peak_mb']:.0f} | {naive['peak_mb']:.0f} | {ratio} "
+            f"| {naive['ms'] / auto['ms']:.1f}x | {floor_ms:.1f} | {naive['ms'] / floor_ms:.1f}x | {auto['peak_mb']:.0f} | {naive['peak_mb']:.0f} | {ratio} "
             f"| {output_mb:.0f} |",
             flush=True,
         )
