@@ -98,7 +98,11 @@ def measure(shape: tuple[int, int, int, int], window: int | None, backend: str, 
 
 
 def gemm_gflops(device: str, size: int = 2048, runs: int = 10) -> float:
-    """Runs inside a child process: the best of `runs` square float32 matrix products, in GFLOP/s."""
+    """Runs inside a child process: the best of `runs` square float32 matrix products, in GFLOP/s.
+
+    Not in the parent: Linux carries a process's peak RSS across fork and exec, so the parent's matrices would
+    raise every later child's baseline and hide small peaks.
+    """
     a, b = (torch.randn(size, size, device=device) for _ in range(2))
     best = float("inf")
     with torch.inference_mode():
@@ -156,8 +160,8 @@ def main() -> None:
         floor_ms = 4 * shape[0] * shape[1] * shape[2] ** 2 * shape[3] / gflops / 1e6
         print(
             f"| {label} | {tuple(shape)} | {auto['resolved']} | {auto['ms']:.1f} | {naive['ms']:.1f} "
-            f"| {naive['ms'] / auto['ms']:.1f}x | {floor_ms:.1f} | {naive['ms'] / floor_ms:.1f}x | {auto['peak_mb']:.0f} | {naive['peak_mb']:.0f} | {ratio} "
-            f"| {output_mb:.0f} |",
+            f"| {naive['ms'] / auto['ms']:.1f}x | {floor_ms:.1f} | {naive['ms'] / floor_ms:.1f}x "
+            f"| {auto['peak_mb']:.0f} | {naive['peak_mb']:.0f} | {ratio} | {output_mb:.0f} |",
             flush=True,
         )
 
