@@ -46,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_mask(sub)
     _add_preview(sub)
     _add_evaluate(sub)
+    _add_benchmark(sub)
     _add_train(sub)
     _add_generate(sub)
     return parser
@@ -256,6 +257,60 @@ def _run_evaluate(args) -> int:
     if args.json is not None:
         write_report_json(report, args.json, overwrite=args.overwrite)
         print(f"wrote {args.json}")
+    return 0
+
+
+# -- benchmark ------------------------------------------------------------------------------------------------------
+def _add_benchmark(sub) -> None:
+    from videovq.benchmark import BASELINES, DILATE_ITERATIONS, RESIZES
+    from videovq.inpaint.presets import PRESET_NAMES
+
+    p = _subparser(
+        sub,
+        "benchmark",
+        "score a method on a DAVIS / YouTube-VOS copy under the E2FGVI / ProPainter protocol",
+        "DATA holds JPEGImages/480p/<video>/ (DAVIS) or JPEGImages/<video>/ (YouTube-VOS); --masks is a folder of "
+        "per-video mask folders (test_masks) or generate:strokes|blobs|boxes. Frames and masks are resized to "
+        "432x240, masks dilated by a 3x3 cross 4 times; full-frame PSNR, SSIM (the papers' 65x65 window and ours), "
+        "VFID and warping error, plus in-hole PSNR/SSIM. Writes --json after every video (a rerun skips videos "
+        "already there) and a markdown table beside it (.md). See docs/evaluation.md.",
+    )
+    p.add_argument("data", type=Path, help="dataset root")
+    p.add_argument("--masks", required=True, help="mask folder (<video>/00000.png ...) or generate:KIND")
+    p.add_argument("--method", default="membrane", choices=[*BASELINES, *PRESET_NAMES], help="what fills the holes")
+    p.add_argument("--json", type=Path, required=True, help="results file (resumed if it exists)")
+    p.add_argument("--resize", default="propainter", choices=RESIZES, help="cv2 bilinear or PIL bicubic frames")
+    p.add_argument("--dilate-iterations", type=int, default=DILATE_ITERATIONS, help="3x3-cross mask dilations")
+    p.add_argument("--seed", type=int, default=0, help="seed of generated masks and of the method")
+    p.add_argument("--max-frames", type=int, help="score only the first N frames of each video (default: all)")
+    p.add_argument("--videos", help="comma list of videos to score (default: all)")
+    p.add_argument("--no-vfid", dest="vfid", action="store_false", help="skip VFID (no I3D weights needed)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a preset field")
+    p.add_argument("--device", default="cpu", help="torch device (cpu, cuda)")
+    p.add_argument("--overwrite", action="store_true", help="start again instead of resuming --json")
+    p.set_defaults(func=_run_benchmark)
+
+
+def _run_benchmark(args) -> int:
+    from videovq.benchmark import BenchmarkSettings, markdown_table, run_benchmark
+
+    if args.dilate_iterations < 0 or (args.max_frames is not None and args.max_frames < 1):
+        raise InputError("--dilate-iterations must be >= 0 and --max-frames >= 1")
+    settings = BenchmarkSettings(
+        data=str(args.data),
+        masks=args.masks,
+        method=args.method,
+        overrides=list(args.set),
+        resize=args.resize,
+        dilate_iterations=args.dilate_iterations,
+        seed=args.seed,
+        max_frames=args.max_frames,
+        videos=[v.strip() for v in args.videos.split(",") if v.strip()] if args.videos else None,
+        vfid=args.vfid,
+    )
+    report = run_benchmark(settings, args.json, overwrite=args.overwrite, device=args.device)
+    print(markdown_table(report))
+    print(f"wrote {args.json} and {args.json.with_suffix('.md')}")
     return 0
 
 

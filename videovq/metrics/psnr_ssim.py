@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import cv2
 import numpy as np
 import torch
 from torchmetrics.functional.image import structural_similarity_index_measure
@@ -94,6 +95,47 @@ def frame_ssim(pred: np.ndarray, ref: np.ndarray, mask: np.ndarray | None = None
         sums = (ssim_map * hole).sum(axis=(1, 2))
         ssim[start:stop] = np.where(count > 0, sums / np.maximum(count, 1), np.nan)
     return ssim
+
+
+def frame_ssim_uniform(pred: np.ndarray, ref: np.ndarray, win_size: int = 65) -> np.ndarray:
+    """Whole-frame SSIM as E2FGVI and ProPainter compute it: scikit-image's SSIM with a uniform window.
+
+    Their `calc_psnr_and_ssim` calls ``skimage.measure.compare_ssim(a, b, data_range=255, multichannel=True,
+    win_size=65)`` on float64 frames: a `win_size` x `win_size` box window, the *sample* (N - 1) covariance,
+    K1 = 0.01, K2 = 0.03, the SSIM map averaged over the frame minus a (win_size - 1) / 2 border, per RGB channel,
+    then over the channels. This reimplements that (OpenCV box filters in float64) so that no scikit-image is needed
+    at run time; the tests check it against scikit-image. Inside the cropped region the window never crosses the
+    frame's edge, so the border mode does not matter.
+
+    Args:
+        pred: Predicted video, uint8 ``(T, H, W, 3)``, frames larger than `win_size` on both sides.
+        ref: Reference video, same shape.
+        win_size: odd window side in pixels (65 in the papers' code).
+
+    Returns:
+        float64 ``(T,)``.
+    """
+    check_inputs(pred, ref)
+    height, width = pred.shape[1:3]
+    if win_size < 3 or win_size % 2 == 0 or min(height, width) <= win_size:
+        raise InputError(f"win_size={win_size} on {height}x{width} frames: use an odd window smaller than the frame")
+    pad = (win_size - 1) // 2
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+    cov_norm = win_size**2 / (win_size**2 - 1)  # sample covariance, scikit-image's default
+
+    def box(image: np.ndarray) -> np.ndarray:
+        return cv2.boxFilter(image, cv2.CV_64F, (win_size, win_size), borderType=cv2.BORDER_REFLECT)[pad:-pad, pad:-pad]
+
+    out = np.empty(len(pred))
+    for t in range(len(pred)):
+        x, y = pred[t].astype(np.float64), ref[t].astype(np.float64)  # (H, W, 3)
+        ux, uy = box(x), box(y)
+        vx = cov_norm * (box(x * x) - ux * ux)
+        vy = cov_norm * (box(y * y) - uy * uy)
+        vxy = cov_norm * (box(x * y) - ux * uy)
+        ssim = ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux**2 + uy**2 + c1) * (vx + vy + c2))
+        out[t] = ssim.mean(axis=(0, 1)).mean()  # per channel, then over channels (equal sizes: same as all)
+    return out
 
 
 def nan_mean(values: np.ndarray) -> float:
