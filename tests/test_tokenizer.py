@@ -117,6 +117,28 @@ def test_dead_codes_are_restarted(split):
     assert q.fraction_in_use() == 1.0
 
 
+def test_restart_right_after_loading_the_state_matches_the_original():
+    q = VectorQuantizer(16, codebook_size=64, code_dim=8)
+    z = torch.randn(4, 16, 1, 1) * 0.01 + 1.0
+    for _ in range(100):
+        q(z)
+    copy = VectorQuantizer(16, codebook_size=64, code_dim=8)
+    copy.load_state_dict(q.state_dict())
+    # The pool of recent outputs the restart draws from travels with the state, so the copy restarts the same codes.
+    assert q.restart_dead_codes(torch.Generator().manual_seed(1)) > 32
+    assert copy.restart_dead_codes(torch.Generator().manual_seed(1)) > 32
+    assert torch.equal(copy.codebook, q.codebook)
+
+
+def test_state_saved_without_the_restart_pool_still_loads_strictly():
+    q = VectorQuantizer(16, codebook_size=64, code_dim=8)
+    state = {k: v for k, v in q.state_dict().items() if not k.startswith("restart_pool")}
+    fresh = VectorQuantizer(16, codebook_size=64, code_dim=8)
+    fresh.load_state_dict(state)  # strict: weights written before the pool existed (the shipped tokenizer)
+    assert torch.equal(fresh.codebook, q.codebook)
+    assert fresh.restart_dead_codes() == 0  # an empty pool: nothing to restart from until a training step
+
+
 def test_straight_through_gradient_reaches_the_encoder():
     model = tiny_model()
     tokenizer_loss(model, video()).total.backward()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +14,7 @@ import torch
 from conftest import kill_at_first_checkpoint
 from safetensors.torch import load_file
 
+from videovq.cli import main
 from videovq.config import load_config
 from videovq.errors import InputError
 from videovq.tokenizer.autoencoder import load_tokenizer
@@ -85,8 +88,37 @@ def test_gan_term_trains_and_resumes_exactly(tmp_path):
     assert (tmp_path / "straight" / "checkpoints" / "step_0000006" / "discriminator.safetensors").exists()
     # A time limit stops the run after its first steps (with a checkpoint); resuming must end where the straight
     # run did, discriminator and its optimiser included.
-    train_tokenizer(tiny_config(*gan), DATA, tmp_path / "split", time_limit_minutes=1e-6)
+    stopped = train_tokenizer(tiny_config(*gan), DATA, tmp_path / "split", time_limit_minutes=1e-6)
     assert not (tmp_path / "split" / "checkpoints" / "step_0000006").exists()
+    assert not stopped.exists()  # no RUN/model from a run the time limit stopped
     resumed = train_tokenizer(tiny_config(*gan), DATA, tmp_path / "split", resume=True)
     a, b = load_file(str(reference / "model.safetensors")), load_file(str(resumed / "model.safetensors"))
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_resume_right_before_a_dead_code_restart_restarts_the_same_codes(tmp_path):
+    # Codes nobody picks die after ~70 steps; the restart at step 72 re-seeds them from the pool of recent encoder
+    # outputs, which the checkpoint of step 72 has to carry for the resumed run to restart the same codes.
+    settings = ["steps=74", "checkpoint_every=72", "restart_dead_every=72", "model.codebook_size=256"]
+    straight = train_tokenizer(tiny_config(*settings), DATA, tmp_path / "straight")
+    restarted = [json.loads(line).get("restarted") for line in (tmp_path / "straight" / "log.jsonl").open()]
+    assert max(r or 0 for r in restarted) > 0
+
+    run = tmp_path / "resumed"
+    shutil.copytree(tmp_path / "straight", run)
+    shutil.rmtree(run / "model")
+    shutil.rmtree(run / "checkpoints" / "step_0000074")
+    (run / "checkpoints" / "latest").write_text("step_0000072")
+    resumed = train_tokenizer(tiny_config(*settings), DATA, run, resume=True)
+    a, b = load_file(str(straight / "model.safetensors")), load_file(str(resumed / "model.safetensors"))
+    assert a.keys() == b.keys()
+    for name in a:
+        assert torch.equal(a[name], b[name]), name
+
+
+def test_time_limit_checkpoints_and_says_how_to_resume(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(cli("--run-dir", str(run), "--set", "steps=50", "--time-limit", "1e-6")[3:]) == 0
+    out = capsys.readouterr().out
+    assert "continue with --resume" in out and "tokenizer weights" not in out
+    assert (run / "checkpoints" / "latest").exists() and not (run / "model").exists()

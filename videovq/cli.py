@@ -354,48 +354,43 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
 
 
 def _run_train_tokenizer(args) -> int:
-    from videovq.config import load_config
     from videovq.train.tokenizer import TokenizerTrainConfig, train_tokenizer
 
-    config = load_config(TokenizerTrainConfig, args.config, args.set)
-    final = train_tokenizer(config, args.data, args.run_dir, args.resume, args.overwrite, args.time_limit, args.cpu)
-    if int(os.environ.get("RANK", "0")) == 0:  # one line, not one per process under accelerate launch
-        print(f"tokenizer weights: {final}")
-    return 0
+    return _train(args, TokenizerTrainConfig, train_tokenizer, "tokenizer weights")
 
 
-def _train_diffusion(args, config_class, trainer) -> int:
+def _train(args, config_class, trainer, what: str = "model") -> int:
     from videovq.config import load_config
 
     config = load_config(config_class, args.config, args.set)
     final = trainer(config, args.data, args.run_dir, args.resume, args.overwrite, args.time_limit, args.cpu)
     if int(os.environ.get("RANK", "0")) == 0:  # one line, not one per process under accelerate launch
-        print(f"model: {final}" if final.exists() else f"stopped early; continue with --resume (run: {args.run_dir})")
+        print(f"{what}: {final}" if final.exists() else f"stopped early; continue with --resume (run: {args.run_dir})")
     return 0
 
 
 def _run_train_image_autoencoder(args) -> int:
     from videovq.vldm.train_image import ImageAutoencoderTrainConfig, train_image_autoencoder
 
-    return _train_diffusion(args, ImageAutoencoderTrainConfig, train_image_autoencoder)
+    return _train(args, ImageAutoencoderTrainConfig, train_image_autoencoder)
 
 
 def _run_train_image_ldm(args) -> int:
     from videovq.vldm.train_image import ImageUNetTrainConfig, train_image_unet
 
-    return _train_diffusion(args, ImageUNetTrainConfig, train_image_unet)
+    return _train(args, ImageUNetTrainConfig, train_image_unet)
 
 
 def _run_train_vldm(args) -> int:
     from videovq.vldm.train_video import VideoLDMTrainConfig, train_video_ldm
 
-    return _train_diffusion(args, VideoLDMTrainConfig, train_video_ldm)
+    return _train(args, VideoLDMTrainConfig, train_video_ldm)
 
 
 def _run_train_decoder(args) -> int:
     from videovq.vldm.train_decoder import DecoderTrainConfig, train_decoder
 
-    return _train_diffusion(args, DecoderTrainConfig, train_decoder)
+    return _train(args, DecoderTrainConfig, train_decoder)
 
 
 # name -> (help, runner)

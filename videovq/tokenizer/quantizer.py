@@ -22,6 +22,10 @@ from einops import rearrange
 from torch import nn
 
 
+# Recent encoder outputs kept for dead-code restarts (a fixed-size buffer, so DDP and the state dict see one tensor).
+RESTART_POOL = 4096
+
+
 class QuantizerOutput(NamedTuple):
     quantized: torch.Tensor  # (N, dim, ...) like the input, straight-through
     indices: torch.Tensor  # (N, ...) long
@@ -82,6 +86,17 @@ class VectorQuantizer(nn.Module):
         # EMA of assignments per step, for dead codes. Starting just above the threshold means a code that is never
         # picked is declared dead after ~70 steps (ln 2 / (1 - decay)), not after hundreds.
         self.register_buffer("usage", torch.full((codebook_size,), 2.0 * dead_after))
+        # What dead codes are re-seeded from: the first `restart_pool_size` rows are the last training batch's valid
+        # encoder outputs. In the state dict, so a run resumed right before a restart restarts the same codes.
+        self.register_buffer("restart_pool", torch.zeros(RESTART_POOL, self.code_dim))
+        self.register_buffer("restart_pool_size", torch.zeros((), dtype=torch.long))
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # Weights saved before the pool was part of the state (the shipped tokenizer, older runs) load with an
+        # empty pool: it only matters to training, whose next step fills it.
+        for name in ("restart_pool", "restart_pool_size"):
+            state_dict.setdefault(prefix + name, torch.zeros_like(getattr(self, name)))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     # -- lookup -------------------------------------------------------------------------------------------------
     def embed(self, indices: torch.Tensor) -> torch.Tensor:
@@ -173,9 +188,13 @@ class VectorQuantizer(nn.Module):
         if counts.sum() == 0:
             return
         self.usage.mul_(self.decay).add_(counts, alpha=1 - self.decay)
-        candidates = z[weight > 0]
-        if len(candidates) > 0:
-            self._recent = candidates[torch.randperm(len(candidates), device=z.device)[:4096]]
+        candidates = z[weight > 0]  # (m, code_dim)
+        n = min(len(candidates), RESTART_POOL)
+        if n > 0:
+            # Evenly spaced rows, not a random subset: no draw from the global RNG, which a resume does not restore.
+            rows = torch.arange(n, device=z.device) * len(candidates) // n
+            self.restart_pool[:n].copy_(candidates[rows])
+            self.restart_pool_size.fill_(n)
 
     @torch.no_grad()
     def restart_dead_codes(self, generator: torch.Generator | None = None) -> int:
@@ -185,8 +204,8 @@ class VectorQuantizer(nn.Module):
         with `split_overused` noisy copies of the most used codes (UViM), so the busiest clusters split in two.
         """
         dead = (self.usage < self.dead_after).nonzero().squeeze(1)
-        recent = getattr(self, "_recent", None)
-        if len(dead) == 0 or recent is None or len(recent) == 0:
+        recent = self.restart_pool[: int(self.restart_pool_size)]  # (n, code_dim)
+        if len(dead) == 0 or len(recent) == 0:
             return 0
         if self.split_overused:
             busiest = self.usage.argsort(descending=True)[: len(dead)]

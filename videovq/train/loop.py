@@ -1,4 +1,4 @@
-"""The step loop the diffusion-side trainers share: steps, progress/ETA, logs, checkpoints, time limit, resume.
+"""The step loop every trainer shares: steps, progress/ETA, logs, checkpoints, time limit, resume.
 
 Each trainer builds its models and a `step(step) -> dict of logged values` function; this runs it. What goes into
 a checkpoint is given as objects with ``state_dict()`` / ``load_state_dict()`` (a module, or a view of part of one

@@ -7,7 +7,6 @@ and schedule, so a run killed at any point resumes to the same weights as an uni
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple, Sequence
@@ -19,15 +18,9 @@ from videovq.errors import InputError
 from videovq.tokenizer.autoencoder import AutoencoderConfig, VQAutoencoder
 from videovq.tokenizer.discriminator import PatchDiscriminator, hinge_d_loss, hinge_g_loss, video_frames
 from videovq.tokenizer.losses import LossWeights, tokenizer_loss
-from videovq.train.checkpoint import (
-    latest_checkpoint,
-    load_checkpoint,
-    load_weights,
-    save_checkpoint,
-    save_weights,
-)
-from videovq.train.common import OptimConfig, RunConfig, TrainLog, batch_facts, make_optimizer
-from videovq.train.loop import discriminator_update, optimiser_step, start_run
+from videovq.train.checkpoint import save_weights
+from videovq.train.common import OptimConfig, RunConfig, batch_facts, make_optimizer
+from videovq.train.loop import discriminator_update, optimiser_step, resume_from, run_steps, start_run
 
 
 @dataclass
@@ -101,7 +94,7 @@ def train_tokenizer(
     time_limit_minutes: float | None = None,
     cpu: bool = False,
 ) -> Path:
-    """Train (or continue training) a tokenizer; returns the folder of the final model.
+    """Train (or continue training) a tokenizer; returns ``RUN/model``, which exists once all steps ran.
 
     Args:
         config: the run's config.
@@ -109,66 +102,58 @@ def train_tokenizer(
         run_dir: where checkpoints, logs and the final model go.
         resume: continue from the newest checkpoint in `run_dir`.
         overwrite: delete an existing run in `run_dir` and start again.
-        time_limit_minutes: stop cleanly (with a checkpoint) after this long; resume later with `resume`.
+        time_limit_minutes: stop cleanly after this long, with a checkpoint and without ``RUN/model``; continue
+            later with `resume`.
         cpu: force the CPU even when a GPU is visible.
     """
     if config.data.size % config.model.downsample:
         raise InputError(f"data.size={config.data.size} must be a multiple of the downsampling {config.model.downsample}")
     accelerator, run = start_run(config, run_dir, resume, overwrite, cpu)
-
     sources = build_sources(data, config.data.procedural_weight, held_out=config.data.held_out_frames)
     sampler = ClipSampler(sources, config.data.clip_len, config.data.size, strides=config.data.strides)
-
     torch.manual_seed(config.seed)
     model = VQAutoencoder(config.model)
     optimizer, scheduler = make_optimizer(model.parameters(), config.optim, config.steps)
     gan = _build_gan(config.gan)
-    start = 0
-    checkpoint = latest_checkpoint(run) if resume else None
-    if checkpoint is not None:
-        state = load_checkpoint(checkpoint, model, optimizer, scheduler)
-        start = state.step
-        if gan is not None:
-            load_weights(gan.disc, checkpoint / "discriminator.safetensors")
-            gan.optimizer.load_state_dict(state.extra["discriminator_optimizer"])
+    state = resume_from(run, resume, model, optimizer, scheduler, {"discriminator": gan.disc} if gan else {})
+    if gan is not None and state.step > 0:
+        gan.optimizer.load_state_dict(state.extra["discriminator_optimizer"])
     model, optimizer = accelerator.prepare(model, optimizer)
     if gan is not None:
         gan = _Gan(*accelerator.prepare(gan.disc, gan.optimizer))
     quantizer = accelerator.unwrap_model(model).quantizer
     quantizer.sync_processes = accelerator.num_processes > 1
-
-    log = TrainLog(run, start, config.steps, accelerator.is_main_process, "train tokenizer")
     batch_text, facts = batch_facts(config.optim, accelerator.num_processes)
-    log.record({"start_step": start, **facts})
-    log.message(f"{sampler}; {batch_text}" + (f"; resumed from {checkpoint.name}" if checkpoint else ""))
-    deadline = time.time() + 60 * time_limit_minutes if time_limit_minutes else None
-    step = start
-    model.train()
-    while step < config.steps:
-        values = _train_step(model, optimizer, scheduler, sampler, config, step, accelerator, gan)
-        if config.restart_dead_every and (step + 1) % config.restart_dead_every == 0:
+    accelerator.print(f"{sampler}; {batch_text}" + (f"; resumed at step {state.step}" if state.step else ""))
+
+    def step(step: int) -> dict[str, float]:
+        values = {}
+        if config.restart_dead_every and step and step % config.restart_dead_every == 0:
+            # Before the step rather than after the previous one: a checkpoint taken between the two then holds all
+            # the restart reads (the quantizer's pool of recent outputs), and a resume restarts the same codes.
             values["restarted"] = _restart_dead_codes(quantizer, config.seed, step, accelerator)
+        values.update(_train_step(model, optimizer, scheduler, sampler, config, step, accelerator, gan))
         values["codes_alive"] = quantizer.fraction_in_use()
-        step += 1
-        log.update(step, values, write=step % config.log_every == 0 or step == config.steps)
-        out_of_time = deadline is not None and time.time() > deadline
-        if step % config.checkpoint_every == 0 or step == config.steps or out_of_time:
-            if accelerator.is_main_process:
-                extra, modules = {}, {}
-                if gan is not None:
-                    extra["discriminator_optimizer"] = gan.optimizer.state_dict()
-                    modules["discriminator"] = accelerator.unwrap_model(gan.disc)
-                unwrapped = accelerator.unwrap_model(model)
-                save_checkpoint(
-                    run, step, unwrapped, config, optimizer, scheduler, extra, config.keep_checkpoints, modules
-                )
-            accelerator.wait_for_everyone()
-        if out_of_time:
-            log.message(f"time limit reached at step {step}/{config.steps}; continue with --resume")
-            break
-    log.close()
+        return values
+
+    model.train()
+    done = run_steps(
+        step,
+        accelerator=accelerator,
+        run=run,
+        config=config,
+        start=state.step,
+        saved=accelerator.unwrap_model(model),
+        optimizer=optimizer,
+        scheduler=scheduler,
+        extras={"discriminator": accelerator.unwrap_model(gan.disc)} if gan else {},
+        extra_state=(lambda: {"discriminator_optimizer": gan.optimizer.state_dict()}) if gan else None,
+        facts=facts,
+        desc="train tokenizer",
+        time_limit_minutes=time_limit_minutes,
+    )
     final = run / "model"
-    if accelerator.is_main_process:
+    if done and accelerator.is_main_process:
         final.mkdir(exist_ok=True)
         save_weights(final / "model.safetensors", accelerator.unwrap_model(model), config.model)
     accelerator.wait_for_everyone()
@@ -203,7 +188,6 @@ def _train_step(model, optimizer, scheduler, sampler, config: TokenizerTrainConf
         totals["d_loss"] = discriminator_update(
             accelerator, gan.optimizer, lambda: discriminator_step(gan.disc, last["real"], last["fake"].detach())
         )
-    totals["lr"] = scheduler.get_last_lr()[0]
     return totals
 
 
