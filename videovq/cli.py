@@ -520,6 +520,36 @@ def _add_mask(sub) -> None:
     make.add_argument("-o", "--output", type=Path, required=True, help="output: .mkv, .mp4 or a folder for PNGs")
     make.add_argument("--overwrite", action="store_true", help="replace an existing output")
     make.set_defaults(func=_run_mask_make)
+    box = _subparser(
+        msub,
+        "box",
+        "draw rectangles into a mask: fixed ones (logos, subtitles) or one keyframed moving box",
+        "--rect x,y,w,h is a box on every frame (repeat for several). --rect FRAME:x,y,w,h is a keyframe of one moving "
+        "box (repeat for each keyframe): it moves linearly between keyframes and stays put before the first and after "
+        "the last. Pixels; (x, y) is the top-left corner. The mask is written white (hole) on black.",
+    )
+    box.add_argument("--rect", action="append", required=True, metavar="[FRAME:]x,y,w,h", help="a box (repeatable)")
+    box.add_argument("--like", type=Path, required=True, help="video whose frame count, size and fps the mask takes")
+    box.add_argument("--dilate", type=int, default=0, help="grow the holes by this many pixels")
+    box.add_argument("-o", "--output", type=Path, required=True, help="output: .mkv, .mp4 or a folder for PNGs")
+    box.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    box.set_defaults(func=_run_mask_box)
+    track = _subparser(
+        msub,
+        "track",
+        "follow an object from a box drawn on one frame, forwards and backwards (OpenCV CSRT, no weights)",
+        "Where the tracker fails, or what the box shows suddenly changes, tracking stops in that direction and a "
+        "line says at which frame; those frames get no hole (draw a box there and track again, or use "
+        "`videovq mask box`). --refine cuts each box down to the object's outline (GrabCut).",
+    )
+    track.add_argument("video", type=Path, metavar="VIDEO", help="video file or frame folder")
+    track.add_argument("--box", required=True, metavar="x,y,w,h", help="the object's box on --frame (pixels)")
+    track.add_argument("--frame", type=int, default=0, help="frame the box is drawn on (0-based)")
+    track.add_argument("--refine", action="store_true", help="cut each box to the object (GrabCut)")
+    track.add_argument("--dilate", type=int, default=0, help="grow the holes by this many pixels")
+    track.add_argument("-o", "--output", type=Path, required=True, help="output: .mkv, .mp4 or a folder for PNGs")
+    track.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    track.set_defaults(func=_run_mask_track)
 
 
 def _run_mask_make(args) -> int:
@@ -540,6 +570,44 @@ def _run_mask_make(args) -> int:
     mask = dilate_mask(make_mask(args.kind, frames, height, width, seed=args.seed), args.dilate)
     write_mask(args.output, mask, fps, overwrite=args.overwrite)
     print(f"wrote {args.output}: {frames} frames, {width}x{height}, hole {mask.mean():.1%} of the pixels")
+    return 0
+
+
+def _run_mask_box(args) -> int:
+    from videovq.io.atomic import check_output_path
+    from videovq.io.mask_box import box_mask, tracks_from_rects
+    from videovq.io.masks import dilate_mask, write_mask
+    from videovq.io.video import probe
+
+    tracks = tracks_from_rects(args.rect)
+    info = probe(args.like)
+    check_output_path(args.output, inputs=[args.like], overwrite=args.overwrite)
+    mask = dilate_mask(box_mask(tracks, info.num_frames, info.height, info.width), args.dilate)
+    write_mask(args.output, mask, info.fps, overwrite=args.overwrite)
+    size = f"{info.num_frames} frames, {info.width}x{info.height}"
+    print(f"wrote {args.output}: {size}, hole {mask.mean():.1%} of the pixels")
+    return 0
+
+
+def _run_mask_track(args) -> int:
+    from videovq.io.atomic import check_output_path
+    from videovq.io.mask_box import parse_rect
+    from videovq.io.mask_track import track_box, track_mask
+    from videovq.io.masks import dilate_mask, write_mask
+    from videovq.io.video import open_video
+
+    frame, box = parse_rect(args.box)
+    if frame is not None:
+        raise InputError(f"--box {args.box}: give the frame with --frame N and the box as x,y,w,h")
+    check_output_path(args.output, inputs=[args.video], overwrite=args.overwrite)
+    with open_video(args.video) as reader:
+        info, frames = reader.info, reader.read_all()
+    result = track_box(frames, box, args.frame)
+    for lost in result.lost:
+        print(f"videovq: warning: {lost.describe()}; frames from there on get no hole", file=sys.stderr)
+    mask = dilate_mask(track_mask(frames, result, refine=args.refine), args.dilate)
+    write_mask(args.output, mask, info.fps, overwrite=args.overwrite)
+    print(f"wrote {args.output}: object followed on {result.tracked_frames} of {info.num_frames} frames")
     return 0
 
 
