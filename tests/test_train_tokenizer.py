@@ -41,6 +41,19 @@ def test_final_model_rebuilds_itself(tmp_path):
     assert model(x).recon.shape == x.shape
 
 
+def test_init_from_starts_from_another_tokenizer(tmp_path):
+    first = train_tokenizer(tiny_config("steps=2"), DATA, tmp_path / "a")
+    # lr 0: the network weights stay where init_from put them (only the EMA codebook moves).
+    again = train_tokenizer(tiny_config("steps=1", "optim.lr=0", f"init_from={first}"), DATA, tmp_path / "b")
+    scratch = train_tokenizer(tiny_config("steps=1", "optim.lr=0"), DATA, tmp_path / "c")
+    a, b, c = (load_file(str(p / "model.safetensors")) for p in (first, again, scratch))
+    convs = [k for k in a if k.endswith("weight") and "quantizer" not in k]
+    assert all(torch.equal(a[k], b[k]) for k in convs)
+    assert not all(torch.equal(a[k], c[k]) for k in convs)
+    with pytest.raises(InputError, match="another architecture"):
+        train_tokenizer(tiny_config("steps=1", "model.channels=4", f"init_from={first}"), DATA, tmp_path / "d")
+
+
 def test_existing_run_needs_resume_or_overwrite(tmp_path):
     train_tokenizer(tiny_config("steps=1"), DATA, tmp_path / "run")
     with pytest.raises(InputError, match="--resume"):

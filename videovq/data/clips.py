@@ -13,6 +13,8 @@ randomly chosen (weighted) source. Sources, built from strings by `build_sources
   zoom, linear or eased), resampled at sub-pixel precision with ``cv2.warpAffine`` after one anti-aliased
   pre-shrink.
 * ``procedural``: clips rendered by `videovq.data.procedural.procedural_clip` with a seed drawn from the rng.
+* a **corpus folder** (one holding ``corpus.json``, built by ``videovq data corpus``): its training clips, photos
+  and bundled-clip frames (`videovq.data.corpus.corpus_sources`).
 
 Determinism: a clip depends only on the ``np.random.Generator`` passed to `ClipSampler.sample` (no torch or global
 random state, and caches never change results), so a trainer can resume exactly after a crash with
@@ -317,6 +319,12 @@ def build_sources(
                 raise InputError(f"{path}: no such file or folder; check the path")
             if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES:
                 sources.append(ImageSource([path], name=str(path), weight=weight))
+            elif path.is_dir() and (path / "corpus.json").exists():
+                from videovq.data.corpus import corpus_sources  # a corpus folder: its training half
+
+                for source in corpus_sources(path):
+                    source.weight *= weight
+                    sources.append(source)
             else:
                 frame_range = hold_out_range(probe(path).num_frames, held_out) if held_out else None
                 sources.append(VideoSource(path, frame_range=frame_range, weight=weight))

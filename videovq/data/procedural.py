@@ -41,6 +41,11 @@ Options (keyword arguments of `procedural_clip` / `procedural_scene`, all option
 * ``illumination``: ``True`` / ``False`` to force the global illumination change; default ``None`` = random (50 %).
 * ``shadows``: probability that an object casts a drop shadow; default 0.5.
 * ``grain``: standard deviation of per-pixel Gaussian noise in [0, 1] intensity units; default 0.0.
+* ``roll_speed``: standard deviation of the camera roll speed in radians per frame; default 0.002.
+
+`videovq.data.corpus` renders the same cameras and objects over photographs: ``_render`` takes an optional
+``texture(rng, height, width)`` for the background and ``object_fill(rng, height, width)`` for object surfaces
+(both float32 RGB in [0, 1]); without them the random draws, and so the clips, are unchanged.
 """
 
 from __future__ import annotations
@@ -48,7 +53,7 @@ from __future__ import annotations
 import colorsys
 import dataclasses
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -76,6 +81,7 @@ class ProceduralOptions:
     illumination: bool | None = None
     shadows: float = 0.5
     grain: float = 0.0
+    roll_speed: float = 0.002
 
     def __post_init__(self):
         n = self.num_objects
@@ -91,6 +97,8 @@ class ProceduralOptions:
                 raise InputError(f"{name}={getattr(self, name)}: must be a probability in [0, 1]")
         if self.grain < 0:
             raise InputError(f"grain={self.grain}: the noise level must be >= 0")
+        if self.roll_speed < 0:
+            raise InputError(f"roll_speed={self.roll_speed}: the roll speed spread must be >= 0")
 
 
 @dataclass
@@ -154,7 +162,14 @@ def _options(options: dict) -> ProceduralOptions:
 
 
 def _render(
-    num_frames: int, height: int, width: int, seed, opts: ProceduralOptions, with_layers: bool
+    num_frames: int,
+    height: int,
+    width: int,
+    seed,
+    opts: ProceduralOptions,
+    with_layers: bool,
+    texture: Callable[[np.random.Generator, int, int], np.ndarray] | None = None,
+    object_fill: Callable[[np.random.Generator, int, int], np.ndarray] | None = None,
 ) -> ProceduralScene:
     if num_frames < 1 or height < 8 or width < 8:
         raise InputError(f"procedural clip size T={num_frames}, H={height}, W={width}: need T >= 1, H >= 8, W >= 8")
@@ -164,12 +179,12 @@ def _render(
 
     camera = _Camera(rng, T, height, width, opts)
     tex_h, tex_w = camera.texture_size
-    texture = _background_texture(rng, tex_h, tex_w, side)
+    texture = (texture or (lambda g, h, w: _background_texture(g, h, w, side)))(rng, tex_h, tex_w)
 
     light = rng.uniform(0, 2 * np.pi)  # scene-wide light direction (screen coords), for shading and shadows
     n_lo, n_hi = (opts.num_objects,) * 2 if isinstance(opts.num_objects, (int, np.integer)) else opts.num_objects
     num_objects = int(rng.integers(n_lo, n_hi + 1))
-    objects = [_Object(rng, T, height, width, side, light, opts, camera) for _ in range(num_objects)]
+    objects = [_Object(rng, T, height, width, side, light, opts, camera, object_fill) for _ in range(num_objects)]
     objects.sort(key=lambda o: o.parallax)  # nearer (more parallax) objects are drawn on top
 
     gain = _illumination(rng, T, opts)
@@ -243,7 +258,7 @@ class _Camera:
         self.zoom = np.exp(z_amp * (np.sin(z_omega * t + z_phase) - math.sin(z_phase))) if zoom else np.ones(T)
 
         roll = (opts.roll if opts.roll is not None else bool(rng.random() < 0.2)) and not static
-        r_speed = rng.normal(0, 0.002)
+        r_speed = rng.normal(0, opts.roll_speed)
         self.roll = r_speed * t if roll else np.zeros(T)
 
         # Texture-space position of each frame's corners -> texture size and offset.
@@ -458,6 +473,7 @@ class _Object:
         light: float,
         opts: ProceduralOptions,
         camera: _Camera,
+        fill: Callable[[np.random.Generator, int, int], np.ndarray] | None = None,
     ):
         r = side * rng.uniform(*opts.object_size)
         r = max(r, 2.0)
@@ -473,7 +489,7 @@ class _Object:
         alpha = canvas.astype(np.float32) / 255.0
 
         rot0 = rng.uniform(0, 2 * np.pi)
-        color = _object_fill(rng, size, size, r)
+        color = fill(rng, size, size) if fill is not None else _object_fill(rng, size, size, r)
         # Dome shading: height from the distance to the outline, normals from its gradient, Lambert + ambient.
         if rng.random() < 0.8:
             dist = cv2.distanceTransform((canvas > 127).astype(np.uint8), cv2.DIST_L2, 3)

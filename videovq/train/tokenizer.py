@@ -18,7 +18,7 @@ from videovq.errors import InputError
 from videovq.tokenizer.autoencoder import AutoencoderConfig, VQAutoencoder
 from videovq.tokenizer.discriminator import PatchDiscriminator, hinge_d_loss, hinge_g_loss, video_frames
 from videovq.tokenizer.losses import LossWeights, tokenizer_loss
-from videovq.train.checkpoint import save_weights
+from videovq.train.checkpoint import latest_checkpoint, load_weights, read_config, save_weights
 from videovq.train.common import OptimConfig, RunConfig, batch_facts, make_optimizer
 from videovq.train.loop import discriminator_update, optimiser_step, resume_from, run_steps, start_run
 
@@ -73,6 +73,8 @@ class TokenizerTrainConfig(RunConfig):
         data: training clips.
         optim: optimiser and batch.
         restart_dead_every: steps between dead-code restarts (0 = never).
+        init_from: start from a trained tokenizer's weights ("shipped", or a model folder) of the same
+            architecture, instead of a random initialisation (a resumed run starts from its checkpoint).
     """
 
     model: AutoencoderConfig = field(default_factory=AutoencoderConfig)
@@ -83,6 +85,7 @@ class TokenizerTrainConfig(RunConfig):
     steps: int = 20000
     checkpoint_every: int = 500
     restart_dead_every: int = 100
+    init_from: str = ""
 
 
 def train_tokenizer(
@@ -115,6 +118,8 @@ def train_tokenizer(
     model = VQAutoencoder(config.model)
     optimizer, scheduler = make_optimizer(model.parameters(), config.optim, config.steps)
     gan = _build_gan(config.gan)
+    if config.init_from and not (resume and latest_checkpoint(run)):  # a resumed run starts from its checkpoint
+        _load_initial_weights(model, config.init_from)
     state = resume_from(run, resume, model, optimizer, scheduler, {"discriminator": gan.disc} if gan else {})
     if gan is not None and state.step > 0:
         gan.optimizer.load_state_dict(state.extra["discriminator_optimizer"])
@@ -158,6 +163,19 @@ def train_tokenizer(
         save_weights(final / "model.safetensors", accelerator.unwrap_model(model), config.model)
     accelerator.wait_for_everyone()
     return final
+
+
+def _load_initial_weights(model: VQAutoencoder, init_from: str) -> None:
+    """`init_from`: the weights of a trained tokenizer with this config's architecture."""
+    from videovq.weights import tokenizer_path
+
+    folder = tokenizer_path() if init_from == "shipped" else Path(init_from)
+    if read_config(AutoencoderConfig, folder, section="model") != model.config:
+        raise InputError(
+            f"init_from={init_from}: that tokenizer has another architecture than this config's model section; "
+            "copy its model section or start from scratch"
+        )
+    load_weights(model, folder / "model.safetensors", strict=True)
 
 
 class _Gan(NamedTuple):
