@@ -318,7 +318,7 @@ def _run_benchmark(args) -> int:
 # -- train ----------------------------------------------------------------------------------------------------------
 def _add_train(sub) -> None:
     p = sub.add_parser(
-        "train", help="train a model (tokenizer, image LDM, video LDM)", formatter_class=_HelpFormatter
+        "train", help="train a model (tokenizer, token prior, image LDM, video LDM)", formatter_class=_HelpFormatter
     )
     tsub = p.add_subparsers(dest="model", metavar="MODEL", required=True)
     tok = _subparser(
@@ -331,6 +331,16 @@ def _add_train(sub) -> None:
     )
     _add_train_options(tok)
     tok.set_defaults(func=_run_train_tokenizer)
+    prior = _subparser(
+        tsub,
+        "prior",
+        "train the general masked-token prior over the tokenizer's codebank",
+        "Quantises clips from --data with the frozen general tokenizer (config field `tokenizer`) and trains a "
+        "bidirectional transformer to predict hidden tokens (random, mask-shaped and static-box holes). Same launch "
+        "and resume options as `videovq train tokenizer`; per-video inpainting fits can start from the result.",
+    )
+    _add_train_options(prior)
+    prior.set_defaults(func=_run_train_prior)
     for name, (help, run) in DIFFUSION_TRAINERS.items():
         stage = _subparser(
             tsub,
@@ -358,6 +368,12 @@ def _run_train_tokenizer(args) -> int:
     from videovq.train.tokenizer import TokenizerTrainConfig, train_tokenizer
 
     return _train(args, TokenizerTrainConfig, train_tokenizer, "tokenizer weights")
+
+
+def _run_train_prior(args) -> int:
+    from videovq.train.prior import PriorTrainConfig, train_prior
+
+    return _train(args, PriorTrainConfig, train_prior, "prior weights")
 
 
 def _train(args, config_class, trainer, what: str = "model") -> int:

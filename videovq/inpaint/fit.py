@@ -7,6 +7,7 @@ learns to predict them from what is left. Real hole positions are always inputs 
 
 from __future__ import annotations
 
+import copy
 import time
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -82,6 +83,7 @@ def fit_transformer(
     seed: int = 0,
     device: str | torch.device = "cpu",
     progress: bool = True,
+    init: TokenTransformer | None = None,
 ) -> FittedTransformer:
     """Train a transformer on one video's tokens.
 
@@ -93,11 +95,17 @@ def fit_transformer(
         fit: training settings.
         code_vectors: (num_codes, code_dim) to initialise token embeddings.
         seed: seeds initialisation, windows and pseudo-masks.
+        init: start from this transformer (over the same `num_codes`, e.g. `videovq.inpaint.prior.prior_for_video`
+            of the general prior) instead of a fresh one; it is copied, never modified. `config` and `code_vectors`
+            are then unused.
     """
     started = time.time()
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    model = TokenTransformer(config, num_codes, code_vectors).to(device).train()
+    if init is not None and init.num_codes != num_codes:
+        raise ValueError(f"init predicts {init.num_codes} codes but the video codebook has {num_codes}")
+    model = copy.deepcopy(init) if init is not None else TokenTransformer(config, num_codes, code_vectors)
+    model = model.to(device).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=fit.lr, weight_decay=fit.weight_decay, betas=(0.9, 0.95))
     warmup = max(1, fit.steps // 10)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
