@@ -19,6 +19,19 @@ def moving_pattern(num_frames: int = 12, height: int = 48, width: int = 64, seed
     return np.stack([big[t : t + height, t : t + width] for t in range(num_frames)])
 
 
+def clip_with_logo(num_frames: int = 12, height: int = 48, width: int = 64) -> tuple[np.ndarray, tuple[int, ...]]:
+    """A smooth scene drifting sideways with a white "logo" fixed on top: (frames uint8 (T, H, W, 3), (x, y, w, h)).
+
+    Smooth, so H.264 keeps it close to the original; the logo is what a user would draw a box around.
+    """
+    yy, xx = np.mgrid[0:height, 0:width + num_frames]
+    scene = np.stack([100 + 60 * np.sin(xx / 7), 110 + 50 * np.cos(yy / 6), 90 + 0.8 * xx], axis=-1)
+    frames = np.stack([scene[:, t : t + width] for t in range(num_frames)]).round().astype(np.uint8)
+    logo = (20, 10, 16, 16)
+    frames[:, 10:26, 20:36] = 255
+    return frames, logo
+
+
 def write_clip_with_audio(path: Path, frames: np.ndarray, fps: int = 25, audio: bool = True) -> Path:
     """An H.264 mp4 (optionally with an AAC sine tone) written straight with PyAV, independent of our writer."""
     container = av.open(str(path), mode="w")

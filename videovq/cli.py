@@ -50,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train(sub)
     _add_generate(sub)
     _add_data(sub)
+    _add_ui(sub)
     return parser
 
 
@@ -687,6 +688,40 @@ def _parse_size(text: str) -> tuple[int, int]:
     if w < 1 or h < 1:
         raise InputError(f"--size {text}: width and height must be positive")
     return w, h
+
+
+# -- ui -------------------------------------------------------------------------------------------------------------
+def _add_ui(sub) -> None:
+    p = _subparser(
+        sub,
+        "ui",
+        "a local web page to open a video, draw and track masks, inpaint and compare (pip install videovq[ui])",
+        "Serves one page on this machine (nothing is fetched from elsewhere). It reads and writes only inside "
+        "--workdir: uploads go there, masks to WORKDIR/masks, results to WORKDIR/results (docs/ui.md).",
+    )
+    p.add_argument("--workdir", type=Path, default=Path("videovq-ui"), help="the only folder the page reads and writes")
+    p.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (anything but localhost is reachable by others)",
+    )
+    p.add_argument("--port", type=int, default=8765, help="port to listen on")
+    p.add_argument("--max-upload-mb", type=float, default=1024, help="refuse uploads larger than this many MB")
+    p.add_argument("--device", default="cpu", help="cpu or cuda, for inpainting jobs")
+    p.add_argument("--tokenizer", type=Path, help="general tokenizer folder (default: the shipped one)")
+    p.set_defaults(func=_run_ui)
+
+
+def _run_ui(args) -> int:
+    from videovq.ui import serve
+
+    if args.max_upload_mb <= 0:
+        raise InputError(f"--max-upload-mb {args.max_upload_mb}: the limit must be positive")
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        warnings.warn(
+            f"--host {args.host}: the page (and every file in {args.workdir}) is reachable from other machines; "
+            "it has no login"
+        )
+    serve(args.workdir, args.host, args.port, int(args.max_upload_mb * (1 << 20)), _device(args.device), args.tokenizer)
+    return 0
 
 
 # -- entry point ----------------------------------------------------------------------------------------------------
