@@ -29,7 +29,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from videovq.metrics.fvd import CLIP_LEN, preprocess, resize_bilinear_tf1, video_from_uint8
+from videovq.io.tensors import uint8_to_video
+from videovq.metrics.fvd import CLIP_LEN, preprocess, resize_bilinear_tf1
 from videovq.metrics.i3d import decode_rgb_bt601, load_i3d
 
 CLIP = Path(__file__).resolve().parents[1] / "videovq" / "data" / "bbb_432x240.mp4"
@@ -50,7 +51,7 @@ def real_inputs() -> tuple[np.ndarray, list[str]]:
     for start in REAL_STARTS:
         raw = frames[start : start + CLIP_LEN]
         hashes.append(hashlib.sha256(raw.tobytes()).hexdigest())
-        clips.append(preprocess(video_from_uint8(raw)[None])[0].numpy())
+        clips.append(preprocess(uint8_to_video(raw)[None])[0].numpy())
     return np.stack(clips), hashes
 
 

@@ -28,8 +28,8 @@ from videovq.metrics.fvd import FVD
 from videovq.metrics.psnr_ssim import frame_psnr, frame_ssim, nan_mean
 from videovq.vldm.decoder import load_temporal_decoder
 from videovq.vldm.evaluation import held_out_clips
-from videovq.vldm.pipeline import to_uint8
-from videovq.vldm.train_decoder import load_vae
+from videovq.io.tensors import uint8_to_video, video_to_uint8
+from videovq.vldm.models import load_vae
 from videovq.weights import vldm_path
 from videovq.windows import temporal_windows
 
@@ -69,12 +69,12 @@ def main() -> None:
     }
     with torch.no_grad():
         for clip in real:
-            video = torch.from_numpy(clip).permute(3, 0, 1, 2).float().div(127.5).sub(1)
+            video = uint8_to_video(clip)
             latents = vae.encode(rearrange(video, "c t h w -> t c h w")).latent_dist.mean
-            outputs["image decoder"].append(to_uint8(rearrange(vae.decode(latents).sample, "t c h w -> c t h w")))
+            outputs["image decoder"].append(video_to_uint8(rearrange(vae.decode(latents).sample, "t c h w -> c t h w")))
             latents = rearrange(latents, "t c h w -> 1 c t h w")
-            outputs["temporal decoder"].append(to_uint8(decoder(latents)[0]))
-            outputs[f"temporal, chunks of {CHUNK}"].append(to_uint8(decoder.decode_video(latents, CHUNK, OVERLAP)[0]))
+            outputs["temporal decoder"].append(video_to_uint8(decoder(latents)[0]))
+            outputs[f"temporal, chunks of {CHUNK}"].append(video_to_uint8(decoder.decode_video(latents, CHUNK, OVERLAP)[0]))
 
     seams = [w.own_stop - 1 for w in temporal_windows(len(real[0]), CHUNK, OVERLAP)[:-1]]  # pair (s, s+1) crosses
     fvd = FVD()

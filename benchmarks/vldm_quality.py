@@ -25,7 +25,8 @@ import torch
 from videovq.io.preview import contact_sheet, save_png
 from videovq.metrics.fvd import FVD
 from videovq.vldm.evaluation import consistency, held_out_clips
-from videovq.vldm.pipeline import generate, load_video_ldm
+from videovq.vldm.pipeline import generate
+from videovq.vldm.video_ldm import load_video_ldm
 from videovq.weights import vldm_path
 
 CLIP_LEN = 16

@@ -96,7 +96,7 @@ def tiny_tokenizer_dir(tmp_path_factory) -> Path:
     import torch
 
     from videovq.tokenizer.autoencoder import AutoencoderConfig, VQAutoencoder
-    from videovq.train.checkpoint import save_weights
+    from videovq.io.weights import save_weights
 
     torch.manual_seed(0)
     config = AutoencoderConfig(**TINY_TOKENIZER)

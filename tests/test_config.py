@@ -56,3 +56,16 @@ def test_missing_and_invalid_files(tmp_path):
     bad.write_text("steps: [1,\n")
     with pytest.raises(InputError, match="invalid YAML"):
         load_config(Train, bad)
+
+
+@dataclass
+class Run:
+    model: Model = field(default_factory=lambda: Model(channels=8, levels=[1]))
+
+
+def test_a_section_given_in_part_keeps_the_fields_own_defaults(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("model:\n  dropout: 0.5\n")
+    # Run's own default for `model` (8 channels), not Model's class default (64), for the keys the file leaves out.
+    assert load_config(Run, path).model == Model(channels=8, dropout=0.5, levels=[1])
+    assert load_config(Run, None, ["model.attention=naive"]).model == Model(channels=8, attention="naive", levels=[1])

@@ -9,7 +9,6 @@ from PIL import Image
 
 from videovq.data import sample_video_path
 from videovq.data.clips import (
-    ClipDataset,
     ClipSampler,
     ImageSource,
     ProceduralSource,
@@ -199,12 +198,3 @@ def test_weights_and_procedural_share(index_video):
         _frame_indices(sampler.sample(np.random.default_rng(k)))
 
 
-def test_clip_dataset_matches_sample_batch(index_video):
-    sampler = ClipSampler([str(index_video), "procedural"], clip_len=3, size=16)
-    dataset = ClipDataset(sampler, batch_size=2, seed=11, rank=1, start_step=5, num_steps=4)
-    loader = torch.utils.data.DataLoader(dataset, batch_size=None, num_workers=2)
-    got = list(loader)
-    assert len(got) == 4
-    for i, batch in enumerate(got):
-        expected = sample_batch(sampler, np.random.default_rng([11, 5 + i, 1]), 2)
-        assert torch.equal(batch, expected)

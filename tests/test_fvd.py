@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from videovq.errors import InputError
+from videovq.io.tensors import uint8_to_video
 from videovq.metrics import i3d
 from videovq.metrics.fvd import (
     FVD,
@@ -29,7 +30,6 @@ from videovq.metrics.fvd import (
     frechet_distance_from_stats,
     preprocess,
     resize_bilinear_tf1,
-    video_from_uint8,
 )
 from videovq.metrics.i3d import decode_rgb_bt601, load_i3d, read_checkpoint
 
@@ -108,7 +108,7 @@ def test_resize_uses_tf1_legacy_sampling_not_half_pixel_centres():
 
 def test_clips_and_uint8_conversion():
     frames = np.random.default_rng(3).integers(0, 256, (40, 20, 30, 3), dtype=np.uint8)
-    video = video_from_uint8(frames)  # (3, 40, 20, 30)
+    video = uint8_to_video(frames)  # (3, 40, 20, 30)
     assert video.shape == (3, 40, 20, 30) and video.min() >= -1 and video.max() <= 1
     assert torch.equal(video[:, 5, 7, 9], torch.from_numpy(frames[5, 7, 9]).float() / 127.5 - 1)
     clips = clips_from_video(video)  # 40 frames -> 2 clips of 16, tail of 8 dropped
@@ -210,7 +210,7 @@ def test_i3d_matches_jax_reference_fixture(sample_frames):
     for start, digest in zip(ref["real_starts"], ref["real_sha256"], strict=True):
         raw = sample_frames[start : start + 16]
         assert hashlib.sha256(raw.tobytes()).hexdigest() == digest, "decoded sample frames differ from the fixture's"
-        clips.append(preprocess(video_from_uint8(raw)[None])[0])
+        clips.append(preprocess(uint8_to_video(raw)[None])[0])
     expected = np.concatenate([ref["random_logits"], ref["real_logits"]])
     with torch.inference_mode():
         got = load_i3d()(torch.stack(clips)).numpy()
@@ -269,6 +269,6 @@ def test_fvd_reset_forgets_one_set_or_both():
 def test_compute_fvd_takes_uint8_arrays_and_float_batches():
     frames = np.random.default_rng(4).integers(0, 256, (16, 48, 64, 3), dtype=np.uint8)
     videos = [frames, frames[::-1].copy()]  # uint8 (T, H, W, 3) arrays
-    batch = torch.stack([video_from_uint8(f) for f in videos])  # (2, 3, 16, 48, 64) float: counts as 2 videos
+    batch = torch.stack([uint8_to_video(f) for f in videos])  # (2, 3, 16, 48, 64) float: counts as 2 videos
     with pytest.warns(UserWarning, match="only 2 and 2 clips"):
         assert compute_fvd(videos, batch, batch_size=4) == pytest.approx(0.0, abs=1e-3)

@@ -17,7 +17,8 @@ from videovq.vldm.decoder import DECODER_WEIGHTS, crossfade_weights, inflate_dec
 from videovq.vldm.discriminator import PatchDiscriminator3D
 from videovq.vldm.inflate import temporal_parameters
 from videovq.vldm.models import AutoencoderKLConfig, build_autoencoder
-from videovq.vldm.train_decoder import DecoderTrainConfig, load_vae, train_decoder
+from videovq.train.decoder import DecoderTrainConfig, train_decoder
+from videovq.vldm.models import load_vae
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "configs" / "vldm" / "tiny_decoder.yaml"

@@ -190,10 +190,11 @@ def test_video_codebook_keeps_the_most_used_codes():
 
 
 def test_windowed_decoding_stitches_every_frame_in_place():
-    from videovq.tokenizer.fit import decode_frames, tensor_to_frames
+    from videovq.io.tensors import video_to_uint8
+    from videovq.tokenizer.fit import decode_frames
 
     model = tiny_model(aggregation="attention").eval()  # aggregation is the identity at init: frames decode alone
     indices = torch.randint(0, 64, (11, 4, 6))
     with torch.no_grad():
-        whole = tensor_to_frames(model.decode_indices(indices[None]))
+        whole = video_to_uint8(model.decode_indices(indices[None])[0])
     assert np.array_equal(decode_frames(model, indices, window=4, overlap=2), whole)

@@ -18,6 +18,9 @@ from safetensors.torch import load_file
 from videovq.cli import main
 from videovq.config import load_config
 from videovq.errors import InputError
+from videovq.train.image_autoencoder import ImageAutoencoderTrainConfig, train_image_autoencoder
+from videovq.train.image_ldm import ImageUNetTrainConfig, train_image_unet
+from videovq.train.video_ldm import VideoLDMTrainConfig, train_video_ldm
 from videovq.vldm.inflate import (
     TemporalConfig,
     freeze_spatial,
@@ -37,14 +40,8 @@ from videovq.vldm.models import (
     make_scheduler,
     save_image_ldm,
 )
-from videovq.vldm.pipeline import generate, load_video_ldm
-from videovq.vldm.train_image import (
-    ImageAutoencoderTrainConfig,
-    ImageUNetTrainConfig,
-    train_image_autoencoder,
-    train_image_unet,
-)
-from videovq.vldm.train_video import VideoLDMTrainConfig, train_video_ldm
+from videovq.vldm.pipeline import generate
+from videovq.vldm.video_ldm import load_video_ldm
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "configs" / "vldm"
@@ -336,7 +333,7 @@ def test_vldm_resume_after_sigkill_reaches_the_same_weights(tiny_image_ldm, tmp_
 
 
 def test_mixed_noise_is_unit_gaussian_per_frame_with_the_asked_correlation():
-    from videovq.vldm.train_video import mixed_noise
+    from videovq.vldm.noise import mixed_noise
 
     def first_frames_correlation(noise: torch.Tensor) -> float:
         return float(torch.corrcoef(noise.permute(2, 0, 1, 3, 4).reshape(noise.shape[2], -1))[0, 1])

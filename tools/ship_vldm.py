@@ -16,10 +16,10 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from videovq.config import dump_config
-from videovq.train.checkpoint import read_config
+from videovq.io.weights import read_config
 from videovq.vldm.decoder import DECODER_WEIGHTS, TemporalDecoderConfig
 from videovq.vldm.models import SHIPPED, load_image_ldm, save_image_ldm
-from videovq.vldm.train_video import VideoLDMConfig
+from videovq.vldm.video_ldm import VideoLDMConfig
 
 WEIGHTS = Path(__file__).resolve().parents[1] / "videovq" / "weights"
 

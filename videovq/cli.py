@@ -187,7 +187,7 @@ def _run_inpaint_manifest(args) -> int:
     from videovq.inpaint.batch import run_manifest
     from videovq.inpaint.pipeline import inpaint_video
     from videovq.inpaint.presets import preset
-    from videovq.train.common import process_state
+    from videovq.parallel import process_state
 
     state = process_state()
     device = str(state.device) if args.device.startswith("cuda") and state.num_processes > 1 else _device(args.device)
@@ -388,25 +388,25 @@ def _train(args, config_class, trainer, what: str = "model") -> int:
 
 
 def _run_train_image_autoencoder(args) -> int:
-    from videovq.vldm.train_image import ImageAutoencoderTrainConfig, train_image_autoencoder
+    from videovq.train.image_autoencoder import ImageAutoencoderTrainConfig, train_image_autoencoder
 
     return _train(args, ImageAutoencoderTrainConfig, train_image_autoencoder)
 
 
 def _run_train_image_ldm(args) -> int:
-    from videovq.vldm.train_image import ImageUNetTrainConfig, train_image_unet
+    from videovq.train.image_ldm import ImageUNetTrainConfig, train_image_unet
 
     return _train(args, ImageUNetTrainConfig, train_image_unet)
 
 
 def _run_train_vldm(args) -> int:
-    from videovq.vldm.train_video import VideoLDMTrainConfig, train_video_ldm
+    from videovq.train.video_ldm import VideoLDMTrainConfig, train_video_ldm
 
     return _train(args, VideoLDMTrainConfig, train_video_ldm)
 
 
 def _run_train_decoder(args) -> int:
-    from videovq.vldm.train_decoder import DecoderTrainConfig, train_decoder
+    from videovq.train.decoder import DecoderTrainConfig, train_decoder
 
     return _train(args, DecoderTrainConfig, train_decoder)
 
@@ -464,7 +464,8 @@ def _run_generate(args) -> int:
     from videovq.io.atomic import check_output_path
     from videovq.io.preview import contact_sheet, save_png
     from videovq.io.video import read_video, write_video
-    from videovq.vldm.pipeline import generate, load_video_ldm
+    from videovq.vldm.pipeline import generate
+    from videovq.vldm.video_ldm import load_video_ldm
     from videovq.weights import vldm_path
 
     if args.frames < 1 or args.steps < 1:

@@ -92,8 +92,20 @@ def _build(cls: type, data: dict[str, Any], prefix: str, source: str):
             raise InputError(f"{source}: unknown config key '{prefix}{key}'{hint}")
     kwargs = {}
     for name, value in data.items():
+        default = fields[name].default_factory
+        if isinstance(value, dict) and dataclasses.is_dataclass(hints[name]) and default is not dataclasses.MISSING:
+            # A section given in part keeps this field's own defaults for the keys it leaves out (a trainer's
+            # `optim:` defaults differ from OptimConfig's), not those of the section's class.
+            value = _merged(config_to_dict(default()), value)
         kwargs[name] = _coerce(hints[name], value, f"{prefix}{name}", source)
     return cls(**kwargs)
+
+
+def _merged(base: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in given.items():
+        out[key] = _merged(base[key], value) if isinstance(value, dict) and isinstance(base.get(key), dict) else value
+    return out
 
 
 def _coerce(tp: Any, value: Any, key: str, source: str) -> Any:

@@ -225,7 +225,7 @@ def evaluate(
     """
     from accelerate.utils import gather_object
 
-    from videovq.train.common import process_state
+    from videovq.parallel import process_state
 
     pairs = pair_videos(Path(pred), Path(ref), Path(mask) if mask else None)
     state = process_state()

@@ -26,8 +26,8 @@ from __future__ import annotations
 import math
 import os
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -38,26 +38,28 @@ from PIL import Image
 from videovq.data.procedural import _options as _procedural_options
 from videovq.data.procedural import procedural_clip
 from videovq.errors import InputError
+from videovq.io.tensors import uint8_to_video
 from videovq.io.video import IMAGE_SUFFIXES, VideoReader, probe
 
 __all__ = [
     "IMAGES_PREFIX",
     "PROCEDURAL",
-    "ClipDataset",
     "ClipSampler",
     "ClipSource",
     "ClipSpec",
     "ImageSource",
+    "VideoDataConfig",
     "ProceduralSource",
     "VideoSource",
     "build_sources",
     "hold_out_range",
+    "make_sampler",
     "sample_batch",
+    "sample_frame_batch",
 ]
 
 PROCEDURAL = "procedural"
 IMAGES_PREFIX = "images:"
-_TO_FLOAT = np.arange(256, dtype=np.float32) / np.float32(127.5) - np.float32(1.0)  # uint8 -> [-1, 1] lookup
 
 
 def hold_out_range(num_frames: int, held_out: int) -> tuple[int, int]:
@@ -415,7 +417,7 @@ class ClipSampler:
 
     def sample(self, rng: np.random.Generator) -> torch.Tensor:
         """One clip as float32 ``(3, T, H, W)`` in [-1, 1]."""
-        return torch.from_numpy(_TO_FLOAT[self.sample_frames(rng).transpose(3, 0, 1, 2)])
+        return uint8_to_video(self.sample_frames(rng))
 
     def __repr__(self) -> str:
         parts = ", ".join(f"{s.name} ({p:.0%})" for s, p in zip(self.sources, self.probs))
@@ -428,38 +430,34 @@ def sample_batch(sampler: ClipSampler, rng: np.random.Generator, batch_size: int
     return torch.stack([sampler.sample(rng) for _ in range(batch_size)])
 
 
-class ClipDataset(torch.utils.data.IterableDataset):
-    """Endless (or `num_steps`-long) stream of batches; batch for step s uses ``default_rng([seed, s, rank])``.
+def sample_frame_batch(sampler: ClipSampler, rng: np.random.Generator, batch_size: int) -> torch.Tensor:
+    """`batch_size` single frames ``(B, 3, H, W)`` (the first frame of each clip), for the image models."""
+    return sample_batch(sampler, rng, batch_size)[:, :, 0]
 
-    Use with ``DataLoader(dataset, batch_size=None, num_workers=k)``: worker w makes the batches of steps
-    ``start_step + w, start_step + w + k, ...`` and the DataLoader returns them in step order, so the stream is the
-    same for any number of workers and resumes exactly from `start_step`.
+
+@dataclass
+class VideoDataConfig:
+    """Training clips, the `data:` section of every trainer's config.
+
+    Args:
+        size: square frame size in pixels (a multiple of the model's downsampling).
+        clip_len: frames per clip (the image stages use each clip's first frame).
+        procedural_weight: share of clips drawn from procedural video.
+        held_out_frames: the last frames of every training video, never trained on (kept for evaluation).
+        strides: temporal strides to sample from.
     """
 
-    def __init__(
-        self,
-        sampler: ClipSampler,
-        batch_size: int,
-        seed: int,
-        rank: int = 0,
-        start_step: int = 0,
-        num_steps: int | None = None,
-    ):
-        super().__init__()
-        self.sampler, self.batch_size, self.seed, self.rank = sampler, batch_size, seed, rank
-        self.start_step, self.num_steps = start_step, num_steps
+    size: int = 64
+    clip_len: int = 1
+    procedural_weight: float = 0.5
+    held_out_frames: int = 16
+    strides: list[int] = field(default_factory=lambda: [1, 2])
 
-    def batch(self, step: int) -> torch.Tensor:
-        return sample_batch(self.sampler, np.random.default_rng([self.seed, step, self.rank]), self.batch_size)
 
-    def __iter__(self) -> Iterator[torch.Tensor]:
-        info = torch.utils.data.get_worker_info()
-        worker, workers = (0, 1) if info is None else (info.id, info.num_workers)
-        step = self.start_step + worker
-        stop = None if self.num_steps is None else self.start_step + self.num_steps
-        while stop is None or step < stop:
-            yield self.batch(step)
-            step += workers
+def make_sampler(config: VideoDataConfig, data: Sequence[str | Path]) -> ClipSampler:
+    """The sampler of a trainer's `data:` section over the `--data` sources."""
+    sources = build_sources(data, config.procedural_weight, held_out=config.held_out_frames)
+    return ClipSampler(sources, config.clip_len, config.size, strides=config.strides)
 
 
 # -- spatial helpers ------------------------------------------------------------------------------------------------

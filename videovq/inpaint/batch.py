@@ -115,7 +115,7 @@ def run_manifest(
     """
     from accelerate.utils import gather_object
 
-    from videovq.train.common import process_state
+    from videovq.parallel import process_state
 
     rows = read_manifest(manifest)
     state = process_state()

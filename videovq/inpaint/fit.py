@@ -19,6 +19,7 @@ from tqdm import tqdm
 
 from videovq.inpaint.transformer import TokenTransformer, TransformerConfig
 from videovq.io.mask_shapes import random_mask_like
+from videovq.lr_schedule import warmup_cosine
 
 
 @dataclass
@@ -108,12 +109,7 @@ def fit_transformer(
     model = model.to(device).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=fit.lr, weight_decay=fit.weight_decay, betas=(0.9, 0.95))
     warmup = max(1, fit.steps // 10)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer,
-        lambda s: (
-            (s + 1) / warmup if s < warmup else 0.5 * (1 + np.cos(np.pi * (s - warmup) / max(1, fit.steps - warmup)))
-        ),
-    )
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: warmup_cosine(s, warmup, fit.steps))
     tokens, hole = tokens.to(device), hole.to(device)
     inputs = tokens.masked_fill(hole, num_codes)  # the real hole is always the completion token
     t = tokens.shape[0]

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from videovq.errors import InputError
+from videovq.io.tensors import uint8_to_video
 from videovq.metrics.i3d import load_i3d
 
 __all__ = [
@@ -28,7 +29,6 @@ __all__ = [
     "frechet_distance_from_stats",
     "preprocess",
     "resize_bilinear_tf1",
-    "video_from_uint8",
 ]
 
 CLIP_LEN = 16
@@ -93,29 +93,17 @@ def preprocess(clips: torch.Tensor) -> torch.Tensor:
     if clips.ndim != 5 or clips.shape[1] != 3:
         raise InputError(f"FVD expects clips shaped (B, 3, T, H, W); got {tuple(clips.shape)}")
     if not clips.is_floating_point():
-        raise InputError(f"FVD expects float clips in [-1, 1]; got {clips.dtype} (convert uint8 with video_from_uint8)")
+        raise InputError(f"FVD expects float clips in [-1, 1]; got {clips.dtype} (convert uint8 with videovq.io.tensors.uint8_to_video)")
     lo, hi = (v.item() for v in torch.aminmax(clips))
     if not (lo >= -1.001 and hi <= 1.001):  # the reference asserts the same bounds; written so NaN fails too
         raise InputError(f"FVD expects values in [-1, 1]; got [{lo:.3f}, {hi:.3f}]")
     return resize_bilinear_tf1(clips.float(), (I3D_SIZE, I3D_SIZE))
 
 
-def video_from_uint8(frames: np.ndarray) -> torch.Tensor:
-    """Converts a uint8 (T, H, W, 3) RGB array (what video readers return) to float (3, T, H, W) in [-1, 1].
-
-    Args:
-        frames: uint8 array (T, H, W, 3).
-    """
-    if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3:
-        raise InputError(f"expected a uint8 array shaped (T, H, W, 3); got {frames.dtype} {frames.shape}")
-    video = torch.from_numpy(np.ascontiguousarray(frames)).permute(3, 0, 1, 2)  # (T, H, W, 3) -> (3, T, H, W)
-    return video.float() / 127.5 - 1.0
-
-
 def _as_video(video: VideoLike) -> torch.Tensor:
     """(3, T, H, W) float in [-1, 1] from either the canonical tensor or a uint8 (T, H, W, 3) array."""
     if isinstance(video, np.ndarray):
-        return video_from_uint8(video) if video.dtype == np.uint8 else torch.from_numpy(video)
+        return uint8_to_video(video) if video.dtype == np.uint8 else torch.from_numpy(video)
     return video
 
 

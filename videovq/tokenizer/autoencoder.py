@@ -240,7 +240,7 @@ class VQAutoencoder(nn.Module):
 
 def load_tokenizer(path: str | Path, device: str | torch.device = "cpu") -> VQAutoencoder:
     """Rebuild a tokenizer from a model or checkpoint folder (model.safetensors + config.yaml) or its .safetensors."""
-    from videovq.train.checkpoint import load_weights, read_config
+    from videovq.io.weights import load_weights, read_config
 
     path = Path(path)
     weights = path / "model.safetensors" if path.is_dir() else path

@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from videovq.io.tensors import uint8_to_video, video_to_uint8
 from videovq.tokenizer.autoencoder import VQAutoencoder
 from videovq.tokenizer.codebook import VideoCodebook
 from videovq.tokenizer.losses import LossWeights, blank_hole, tokenizer_loss
@@ -59,16 +60,6 @@ class FittedTokenizer(NamedTuple):
     losses: list[float]
 
 
-def frames_to_tensor(frames: np.ndarray) -> torch.Tensor:
-    """uint8 (T, H, W, 3) -> float (1, 3, T, H, W) in [-1, 1]: the package's canonical layout."""
-    return torch.from_numpy(np.ascontiguousarray(frames)).permute(3, 0, 1, 2)[None].float() / 127.5 - 1.0
-
-
-def tensor_to_frames(video: torch.Tensor) -> np.ndarray:
-    """float (1, 3, T, H, W) in [-1, 1] -> uint8 (T, H, W, 3)."""
-    return ((video[0].clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(1, 2, 3, 0).cpu().numpy()
-
-
 def pad_frames(frames: np.ndarray, hole: np.ndarray, factor: int) -> tuple[np.ndarray, np.ndarray]:
     """Pad uint8 (T, H, W, 3) frames and their (T, H, W) hole at the bottom/right to multiples of `factor`.
 
@@ -107,7 +98,7 @@ def encode_frames(
     f = model.downsample
     indices, cells = [], []
     for start in range(0, len(frames), chunk):
-        clip = frames_to_tensor(frames[start : start + chunk]).to(device)
+        clip = uint8_to_video(frames[start : start + chunk])[None].to(device)  # (1, 3, t, H, W)
         valid = torch.from_numpy(~hole[start : start + chunk])[None].to(device)  # (1, t, H, W)
         enc = model.encode(blank_hole(clip, valid), valid, allowed)
         indices.append(enc.indices[0].cpu())
@@ -128,7 +119,7 @@ def decode_frames(model: VQAutoencoder, indices: torch.Tensor, window: int = 16,
     device = next(model.parameters()).device
     for w in temporal_windows(indices.shape[0], window, min(overlap, window - 1)):
         video = model.decode_indices(indices[None, w.start : w.stop].to(device))  # (1, 3, t, H, W)
-        out.append(tensor_to_frames(video[:, :, w.own_slice].cpu()))
+        out.append(video_to_uint8(video[0, :, w.own_slice]))
     return np.concatenate(out)
 
 
@@ -202,6 +193,6 @@ def _sample_crops(frames: np.ndarray, hole: np.ndarray, config: VideoFitConfig, 
             valid = ~hole[t0 : t0 + clip_len, y0 : y0 + ch, x0 : x0 + cw]
             if valid.mean() >= config.min_valid:
                 break
-        clips.append(frames_to_tensor(frames[t0 : t0 + clip_len, y0 : y0 + ch, x0 : x0 + cw]))
+        clips.append(uint8_to_video(frames[t0 : t0 + clip_len, y0 : y0 + ch, x0 : x0 + cw])[None])
         valids.append(torch.from_numpy(valid)[None])
     return torch.cat(clips), torch.cat(valids)

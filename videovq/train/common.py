@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,6 +11,8 @@ from typing import Literal
 import numpy as np
 import torch
 from tqdm import tqdm
+
+from videovq.lr_schedule import warmup_cosine
 
 
 @dataclass
@@ -60,18 +61,29 @@ class OptimConfig:
     grad_accum: int = 1
 
 
-def lr_factor(step: int, warmup: int, total: int, min_ratio: float) -> float:
-    """Multiplier of the peak LR at `step`: a pure function of the step, so resuming reproduces it exactly."""
-    if step < warmup:
-        return (step + 1) / warmup
-    progress = min(1.0, (step - warmup) / max(1, total - warmup))
-    return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+@dataclass
+class GanConfig:
+    """An optional hinge patch-GAN term (VQGAN §3.2): sharper textures, at the price of a second network.
+
+    Args:
+        weight: weight of the generator's adversarial loss (0 = off).
+        start_step: reconstruction-only warm-up before the discriminator starts.
+        channels: discriminator width.
+        layers: discriminator depth (stride-2 layers).
+        lr: discriminator learning rate.
+    """
+
+    weight: float = 0.0
+    start_step: int = 2000
+    channels: int = 64
+    layers: int = 3
+    lr: float = 1e-4
 
 
 def make_optimizer(params, cfg: OptimConfig, total_steps: int):
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: lr_factor(s, cfg.warmup_steps, total_steps, cfg.min_lr_ratio)
+        optimizer, lambda s: warmup_cosine(s, cfg.warmup_steps, total_steps, cfg.min_lr_ratio)
     )
     return optimizer, scheduler
 
@@ -128,14 +140,3 @@ def make_accelerator(mixed_precision: str, cpu: bool = False):
     from accelerate import Accelerator
 
     return Accelerator(mixed_precision=mixed_precision, cpu=cpu or not torch.cuda.is_available())
-
-
-def process_state():
-    """accelerate's `PartialState` (rank, world size, device), forming the process group on CPU-only machines too.
-
-    Like `make_accelerator`: without asking for the CPU, accelerate does not form a multi-process group on a machine
-    without GPUs, and every process would think it is alone.
-    """
-    from accelerate import PartialState
-
-    return PartialState(cpu=not torch.cuda.is_available())

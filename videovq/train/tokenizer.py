@@ -13,52 +13,15 @@ from typing import NamedTuple, Sequence
 
 import torch
 
-from videovq.data.clips import ClipSampler, build_sources, sample_batch
+from videovq.data.clips import VideoDataConfig, make_sampler, sample_batch
 from videovq.errors import InputError
 from videovq.tokenizer.autoencoder import AutoencoderConfig, VQAutoencoder
 from videovq.tokenizer.discriminator import PatchDiscriminator, hinge_d_loss, hinge_g_loss, video_frames
 from videovq.tokenizer.losses import LossWeights, tokenizer_loss
-from videovq.train.checkpoint import latest_checkpoint, load_weights, read_config, save_weights
-from videovq.train.common import OptimConfig, RunConfig, batch_facts, make_optimizer
+from videovq.io.weights import load_weights, read_config, save_weights
+from videovq.train.checkpoint import latest_checkpoint
+from videovq.train.common import GanConfig, OptimConfig, RunConfig, batch_facts, make_optimizer
 from videovq.train.loop import discriminator_update, optimiser_step, resume_from, run_steps, start_run
-
-
-@dataclass
-class TokenizerDataConfig:
-    """Training clips.
-
-    Args:
-        clip_len: frames per clip (the aggregation block needs >= its window to learn anything).
-        size: square crop size in pixels (a multiple of the downsampling factor).
-        procedural_weight: share of clips drawn from procedurally generated video.
-        held_out_frames: the last frames of every training video, never trained on (kept for evaluation).
-        strides: temporal strides to sample from.
-    """
-
-    clip_len: int = 4
-    size: int = 128
-    procedural_weight: float = 0.3
-    held_out_frames: int = 16
-    strides: list[int] = field(default_factory=lambda: [1, 2])
-
-
-@dataclass
-class GanConfig:
-    """Optional hinge patch-GAN term (VQGAN §3.2): sharper textures, at the price of a second network.
-
-    Args:
-        weight: weight of the generator's adversarial loss (0 = off, the default on CPU).
-        start_step: reconstruction-only warm-up before the discriminator starts.
-        channels: discriminator width.
-        layers: discriminator depth (3 -> 70x70-pixel patches).
-        lr: discriminator learning rate.
-    """
-
-    weight: float = 0.0
-    start_step: int = 2000
-    channels: int = 64
-    layers: int = 3
-    lr: float = 1e-4
 
 
 @dataclass
@@ -70,7 +33,7 @@ class TokenizerTrainConfig(RunConfig):
         model: architecture.
         loss: loss weights.
         gan: optional adversarial term.
-        data: training clips.
+        data: training clips (the aggregation block needs clip_len >= its window to learn anything).
         optim: optimiser and batch.
         restart_dead_every: steps between dead-code restarts (0 = never).
         init_from: start from a trained tokenizer's weights ("shipped", or a model folder) of the same
@@ -80,7 +43,9 @@ class TokenizerTrainConfig(RunConfig):
     model: AutoencoderConfig = field(default_factory=AutoencoderConfig)
     loss: LossWeights = field(default_factory=LossWeights)
     gan: GanConfig = field(default_factory=GanConfig)
-    data: TokenizerDataConfig = field(default_factory=TokenizerDataConfig)
+    data: VideoDataConfig = field(
+        default_factory=lambda: VideoDataConfig(size=128, clip_len=4, procedural_weight=0.3)
+    )
     optim: OptimConfig = field(default_factory=OptimConfig)
     steps: int = 20000
     checkpoint_every: int = 500
@@ -112,8 +77,7 @@ def train_tokenizer(
     if config.data.size % config.model.downsample:
         raise InputError(f"data.size={config.data.size} must be a multiple of the downsampling {config.model.downsample}")
     accelerator, run = start_run(config, run_dir, resume, overwrite, cpu)
-    sources = build_sources(data, config.data.procedural_weight, held_out=config.data.held_out_frames)
-    sampler = ClipSampler(sources, config.data.clip_len, config.data.size, strides=config.data.strides)
+    sampler = make_sampler(config.data, data)
     torch.manual_seed(config.seed)
     model = VQAutoencoder(config.model)
     optimizer, scheduler = make_optimizer(model.parameters(), config.optim, config.steps)

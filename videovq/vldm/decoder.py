@@ -20,7 +20,7 @@ from einops import rearrange
 from torch import nn
 
 from videovq.errors import InputError
-from videovq.train.checkpoint import load_weights, read_config
+from videovq.io.weights import load_weights, read_config
 from videovq.vldm.inflate import FrameContext, TemporalConfig, insert_temporal_layers
 from videovq.windows import temporal_windows
 

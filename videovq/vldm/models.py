@@ -164,6 +164,17 @@ def resolve_image_model(path: str | Path | None) -> Path:
     return Path(path)
 
 
+def load_vae(folder: str | Path | None):
+    """The `AutoencoderKL` of an image LDM folder ("shipped" or None = ours) or of RUN/model of an autoencoder run."""
+    from diffusers import AutoencoderKL
+
+    root = resolve_image_model(folder)
+    if not (root / "vae" / "config.json").exists():
+        raise InputError(f"{root}: no vae/ folder here; pass an image LDM folder or RUN/model of an autoencoder run")
+    return AutoencoderKL.from_pretrained(root, subfolder="vae", local_files_only=True)
+
+
+
 def _diffusers_class(folder: Path, part: str) -> str:
     config = folder / part / "config.json"
     if not config.exists():

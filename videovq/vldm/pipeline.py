@@ -6,9 +6,7 @@ so folding the frames into the batch samples every frame independently with the 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 import torch
@@ -16,64 +14,10 @@ from einops import rearrange
 from tqdm import tqdm
 
 from videovq.errors import InputError
-from videovq.train.checkpoint import load_weights, read_config
-from videovq.vldm.inflate import TemporalWeights, VideoUNet, inflate
-from videovq.vldm.models import ImageLDM, load_image_ldm
-from videovq.vldm.train_video import VideoLDMConfig, encode_video, mix_noise
-
-
-@dataclass
-class VideoLDM:
-    """A frozen image LDM with trained temporal layers (and, when present, a temporal VAE decoder)."""
-
-    image: ImageLDM
-    unet: VideoUNet
-    config: VideoLDMConfig
-    decoder: Any = None  # a temporal decoder (videovq.vldm.decoder) used instead of the image VAE's when set
-
-    @property
-    def latent_channels(self) -> int:
-        return self.unet.latent_channels
-
-    @property
-    def latent_size(self) -> tuple[int, int]:
-        size = self.image.unet.config.sample_size
-        return (size, size) if isinstance(size, int) else tuple(size)
-
-
-def load_video_ldm(model_dir: str | Path, image_model: str | Path | None = None, device: str = "cpu") -> VideoLDM:
-    """Rebuild a video LDM from ``RUN/model`` of `videovq train vldm`.
-
-    Args:
-        model_dir: folder with temporal.safetensors + config.yaml.
-        image_model: the image LDM folder; default: the one the model was trained on (its config's image_model).
-        device: torch device.
-    """
-    folder = Path(model_dir)
-    weights = folder / "temporal.safetensors"
-    if not weights.exists():
-        raise InputError(f"{folder}: no temporal.safetensors here; pass RUN/model of `videovq train vldm`")
-    config = read_config(VideoLDMConfig, folder)
-    image = load_image_ldm(image_model if image_model is not None else config.image_model)
-    unet = inflate(image.unet, config.temporal)
-    load_weights(TemporalWeights(unet), weights)
-    image.to(device)
-    unet.to(device).eval()
-    decoder = None
-    if (folder / "decoder").is_dir():
-        from videovq.vldm.decoder import load_temporal_decoder
-
-        decoder = load_temporal_decoder(folder / "decoder", image.vae).to(device).eval()
-    return VideoLDM(image, unet, config, decoder)
-
-
-def encode_prompt(image: ImageLDM, prompts: list[str], device) -> torch.Tensor:
-    """Text embeddings (B, L, D) from the image model's tokenizer and text encoder."""
-    tokens = image.tokenizer(
-        prompts, padding="max_length", max_length=image.tokenizer.model_max_length, truncation=True, return_tensors="pt"
-    )
-    with torch.no_grad():
-        return image.text_encoder(tokens.input_ids.to(device))[0]
+from videovq.io.tensors import uint8_to_video, video_to_uint8
+from videovq.vldm.models import ImageLDM
+from videovq.vldm.noise import mix_noise
+from videovq.vldm.video_ldm import VideoLDM, encode_prompt, encode_video
 
 
 @torch.no_grad()
@@ -149,12 +93,7 @@ def decode_latents(vldm: VideoLDM, latents: torch.Tensor, chunk: int = 16, tempo
         frames = rearrange(latents, "b c t h w -> (b t) c h w")
         video = torch.cat([vldm.image.vae.decode(part).sample for part in frames.split(chunk)])
         video = rearrange(video, "(b t) c h w -> b c t h w", b=latents.shape[0])
-    return to_uint8(video[0])
-
-
-def to_uint8(video: torch.Tensor) -> np.ndarray:
-    """(3, T, H, W) in [-1, 1] -> (T, H, W, 3) uint8."""
-    return ((video.float().clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 3, 0).cpu().numpy()
+    return video_to_uint8(video[0])
 
 
 @torch.no_grad()
@@ -293,7 +232,7 @@ def _encode_context(vldm: VideoLDM, frames: np.ndarray, device) -> torch.Tensor:
             f"context video is {frames.shape[2]}x{frames.shape[1]} but the model makes {width}x{height} frames; "
             "resize the context video first"
         )
-    video = torch.from_numpy(frames).permute(3, 0, 1, 2)[None].float().div(127.5).sub(1).to(device)
+    video = uint8_to_video(frames)[None].to(device)
     return encode_video(vldm.image.vae, video, vldm.image.latent_scale)
 
 

@@ -17,40 +17,16 @@ import torch
 import torch.nn.functional as F
 from einops import rearrange
 
-from videovq.data.clips import sample_batch
+from videovq.data.clips import VideoDataConfig, make_sampler, sample_batch
 from videovq.errors import InputError
-from videovq.train.checkpoint import latest_checkpoint, load_weights, save_weights
+from videovq.io.weights import load_weights, save_weights
+from videovq.train.checkpoint import latest_checkpoint
 from videovq.train.common import OptimConfig, RunConfig, batch_facts, make_optimizer
 from videovq.train.loop import EMA, optimiser_step, resume_from, run_steps, start_run
-from videovq.vldm.inflate import (
-    TemporalConfig,
-    TemporalWeights,
-    freeze_spatial,
-    inflate,
-    temporal_parameters,
-)
+from videovq.vldm.inflate import TemporalConfig, TemporalWeights, freeze_spatial, inflate, temporal_parameters
 from videovq.vldm.models import SHIPPED, load_image_ldm
-from videovq.vldm.train_image import VideoDataConfig, make_sampler
-
-
-@dataclass
-class VideoLDMConfig:
-    """What rebuilds a trained video LDM around its image model (stored as config.yaml beside the weights).
-
-    Args:
-        image_model: the image LDM folder it was trained on ("shipped" = the small model shipped with videovq).
-        temporal: the inserted temporal layers.
-        clip_len: frames per clip in training (generation goes longer by continuing with context frames).
-        max_context_frames: the largest number of context frames it was trained with.
-        noise_correlation: the share of noise its training clips' frames had in common; `generate` starts from the
-            same mixture unless told otherwise.
-    """
-
-    image_model: str = SHIPPED
-    temporal: TemporalConfig = field(default_factory=TemporalConfig)
-    clip_len: int = 8
-    max_context_frames: int = 2
-    noise_correlation: float = 0.0
+from videovq.vldm.noise import mixed_noise
+from videovq.vldm.video_ldm import VideoLDMConfig, encode_prompt, encode_video
 
 
 @dataclass
@@ -87,14 +63,6 @@ class VideoLDMTrainConfig(RunConfig):
     steps: int = 3000
 
 
-def encode_video(vae, video: torch.Tensor, scale: float, generator: torch.Generator | None = None) -> torch.Tensor:
-    """(B, 3, T, H, W) in [-1, 1] -> scaled latents (B, C, T, h, w), frame by frame (sampled given a generator)."""
-    frames = rearrange(video, "b c t h w -> (b t) c h w")
-    dist = vae.encode(frames).latent_dist
-    latents = dist.sample(generator) if generator is not None else dist.mean
-    return rearrange(latents * scale, "(b t) c h w -> b c t h w", t=video.shape[2])
-
-
 def video_diffusion_loss(
     model, noise_schedule, latents, context_mask, generator, encoder_hidden_states=None, noise_correlation=0.0
 ):
@@ -106,20 +74,6 @@ def video_diffusion_loss(
     pred = model(noisy, t, context=latents, context_mask=context_mask, encoder_hidden_states=encoder_hidden_states)
     weight = (~context_mask).to(pred.dtype)[:, None, :, None, None].expand_as(pred)
     return (F.mse_loss(pred.float(), noise.float(), reduction="none") * weight).sum() / weight.sum()
-
-
-def mixed_noise(shape: Sequence[int], correlation: float, generator: torch.Generator) -> torch.Tensor:
-    """Unit Gaussian noise ``(B, C, T, h, w)`` whose frames share `correlation` of their variance."""
-    noise = torch.randn(tuple(shape), generator=generator)
-    if correlation > 0:
-        b, c, _, h, w = shape
-        noise = mix_noise(noise, torch.randn((b, c, 1, h, w), generator=generator), correlation)
-    return noise
-
-
-def mix_noise(own: torch.Tensor, shared: torch.Tensor, correlation: float) -> torch.Tensor:
-    """``sqrt(rho) * shared + sqrt(1 - rho) * own``: unit variance again, correlation rho between frames."""
-    return correlation**0.5 * shared + (1 - correlation) ** 0.5 * own
 
 
 def draw_context_mask(
@@ -247,6 +201,4 @@ def _text_embeddings(image, prompt: str, device) -> torch.Tensor | None:
         if prompt:
             raise InputError(f"prompt={prompt!r} given but the image model {image.path} is not text-conditioned")
         return None
-    from videovq.vldm.pipeline import encode_prompt
-
     return encode_prompt(image, [prompt], device)

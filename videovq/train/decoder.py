@@ -15,35 +15,14 @@ import kornia
 import torch
 from einops import rearrange
 
-from videovq.data.clips import sample_batch
-from videovq.errors import InputError
+from videovq.data.clips import VideoDataConfig, make_sampler, sample_batch
+from videovq.io.weights import save_weights
 from videovq.tokenizer.discriminator import hinge_d_loss, hinge_g_loss
-from videovq.train.checkpoint import save_weights
-from videovq.train.common import OptimConfig, RunConfig, batch_facts, make_optimizer
+from videovq.train.common import GanConfig, OptimConfig, RunConfig, batch_facts, make_optimizer
 from videovq.train.loop import discriminator_update, optimiser_step, resume_from, run_steps, start_run
 from videovq.vldm.decoder import DECODER_WEIGHTS, DecoderWeights, TemporalDecoderConfig, inflate_decoder
 from videovq.vldm.discriminator import PatchDiscriminator3D, adaptive_weight
-from videovq.vldm.models import SHIPPED, resolve_image_model
-from videovq.vldm.train_image import VideoDataConfig, make_sampler
-
-
-@dataclass
-class DecoderGanConfig:
-    """The adversarial term.
-
-    Args:
-        weight: multiplier of the adaptive weight (0 = reconstruction only).
-        start_step: reconstruction-only warm-up before the discriminator starts.
-        channels: discriminator width.
-        layers: discriminator depth (stride-2 layers).
-        lr: discriminator learning rate.
-    """
-
-    weight: float = 0.5
-    start_step: int = 300
-    channels: int = 32
-    layers: int = 3
-    lr: float = 2e-4
+from videovq.vldm.models import SHIPPED, load_vae
 
 
 @dataclass
@@ -59,7 +38,7 @@ class DecoderTrainConfig(RunConfig):
         ssim_weight: weight of (1 - SSIM) / 2 next to L1.
         temporal_weight: weight of the L1 between the reconstruction's and the clip's frame-to-frame differences:
             what the flicker metric measures, and what a per-pixel loss on each frame does not ask for.
-        gan: the adversarial term.
+        gan: the adversarial term (its weight multiplies VQGAN's adaptive weight).
     """
 
     autoencoder: str = SHIPPED
@@ -68,17 +47,10 @@ class DecoderTrainConfig(RunConfig):
     optim: OptimConfig = field(default_factory=lambda: OptimConfig(lr=1e-4, batch_size=2, warmup_steps=50))
     ssim_weight: float = 0.2
     temporal_weight: float = 1.0
-    gan: DecoderGanConfig = field(default_factory=DecoderGanConfig)
+    gan: GanConfig = field(
+        default_factory=lambda: GanConfig(weight=0.5, start_step=300, channels=32, layers=3, lr=2e-4)
+    )
     steps: int = 1500
-
-
-def load_vae(folder: str | Path):
-    from diffusers import AutoencoderKL
-
-    root = resolve_image_model(folder)
-    if not (root / "vae" / "config.json").exists():
-        raise InputError(f"{root}: no vae/ folder here; pass an image LDM folder or RUN/model of an autoencoder run")
-    return AutoencoderKL.from_pretrained(root, subfolder="vae", local_files_only=True)
 
 
 def reconstruction_loss(
