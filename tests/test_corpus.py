@@ -12,8 +12,8 @@ import pytest
 from PIL import Image
 
 from videovq.cli import main
-from videovq.data.clips import ClipSampler, build_sources, sample_batch
-from videovq.data.corpus import CorpusConfig, build_corpus, corpus_sources, corpus_stats, load_manifest
+from videovq.data.clips import ClipSampler, build_sources, corpus_sources, sample_batch
+from videovq.data.corpus import CorpusConfig, build_corpus, corpus_stats, load_manifest
 from videovq.data.debian import licence_class, parse_dep5, unpacked_package
 from videovq.errors import InputError
 

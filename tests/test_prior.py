@@ -15,7 +15,7 @@ from videovq.config import load_config
 from videovq.inpaint.fit import TransformerFitConfig, fit_transformer
 from videovq.inpaint.prior import load_prior, prior_for_video
 from videovq.tokenizer.autoencoder import AutoencoderConfig, VQAutoencoder
-from videovq.train.checkpoint import save_weights
+from videovq.io.weights import save_weights
 from videovq.train.prior import PriorMaskConfig, PriorTrainConfig, hole_mask, train_prior
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 from conftest import kill_at_first_checkpoint
 from safetensors.torch import load_file
 
@@ -60,6 +61,11 @@ def test_existing_run_needs_resume_or_overwrite(tmp_path):
         train_tokenizer(tiny_config("steps=1"), DATA, tmp_path / "run")
     with pytest.raises(InputError, match="different config"):
         train_tokenizer(tiny_config("steps=1", "optim.lr=0.1"), DATA, tmp_path / "run", resume=True)
+    # A run folder written before a field existed resumes: the missing field reads as its default.
+    stored = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())
+    del stored["data"]["strides"], stored["init_from"]
+    (tmp_path / "run" / "config.yaml").write_text(yaml.safe_dump(stored))
+    assert train_tokenizer(tiny_config("steps=2"), DATA, tmp_path / "run", resume=True).exists()
 
 
 def test_resume_after_sigkill_reaches_the_same_weights(tmp_path):

@@ -14,7 +14,7 @@ randomly chosen (weighted) source. Sources, built from strings by `build_sources
   pre-shrink.
 * ``procedural``: clips rendered by `videovq.data.procedural.procedural_clip` with a seed drawn from the rng.
 * a **corpus folder** (one holding ``corpus.json``, built by ``videovq data corpus``): its training clips, photos
-  and bundled-clip frames (`videovq.data.corpus.corpus_sources`).
+  and bundled-clip frames (`corpus_sources`).
 
 Determinism: a clip depends only on the ``np.random.Generator`` passed to `ClipSampler.sample` (no torch or global
 random state, and caches never change results), so a trainer can resume exactly after a crash with
@@ -35,6 +35,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from videovq.data import sample_video_path
 from videovq.data.procedural import _options as _procedural_options
 from videovq.data.procedural import procedural_clip
 from videovq.errors import InputError
@@ -52,6 +53,7 @@ __all__ = [
     "ProceduralSource",
     "VideoSource",
     "build_sources",
+    "corpus_sources",
     "hold_out_range",
     "make_sampler",
     "sample_batch",
@@ -321,9 +323,7 @@ def build_sources(
                 raise InputError(f"{path}: no such file or folder; check the path")
             if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES:
                 sources.append(ImageSource([path], name=str(path), weight=weight))
-            elif path.is_dir() and (path / "corpus.json").exists():
-                from videovq.data.corpus import corpus_sources  # a corpus folder: its training half
-
+            elif path.is_dir() and (path / "corpus.json").exists():  # a corpus folder: its training half
                 for source in corpus_sources(path):
                     source.weight *= weight
                     sources.append(source)
@@ -338,6 +338,24 @@ def build_sources(
             sources.append(ProceduralSource(others * procedural_weight / (1 - procedural_weight), **popts))
     if not sources:
         raise InputError("no training sources: pass video files, frame folders, 'images:FOLDER' or 'procedural'")
+    return sources
+
+
+def corpus_sources(folder: str | Path, split: str = "train") -> list[ClipSource]:
+    """Sources for one split of a corpus (`videovq data corpus`): every clip, the photos (camera moves drawn at
+    random by the sampler) and the bundled clip's frames of that split."""
+    from videovq.data.corpus import load_manifest  # corpus.py renders clips; it never needs the sampler
+
+    folder = Path(folder)
+    manifest = load_manifest(folder)
+    clips = [c for c in manifest["clips"] if c["split"] == split]
+    # cache_mb=0: hundreds of short clips would otherwise each keep their decoded frames in memory.
+    sources = [VideoSource(folder / c["frames"], weight=1.0, cache_mb=0) for c in clips]
+    photos = [folder / c["photo"] for c in manifest["candidates"] if c["kept"] and c["split"] == split]
+    if photos:
+        sources.append(ImageSource(photos, name=f"{folder}/photos/{split}", weight=float(len(photos))))
+    start, stop = manifest["bundled"][split]
+    sources.append(VideoSource(sample_video_path(), frame_range=(start, stop), weight=4.0))
     return sources
 
 

@@ -27,7 +27,7 @@ Layout of OUT::
     clips/{train,held_out}/ID/frames/00000.png ...       the clip
     clips/{train,held_out}/ID/background/, masks/        object and procedural clips: ground truth
 
-`corpus_sources(OUT)` turns the training half into `videovq.data.clips` sources (`build_sources` does so for any
+`videovq.data.clips.corpus_sources(OUT)` turns the training half into clip sources (`build_sources` does so for any
 folder holding a ``corpus.json``), so ``videovq train tokenizer --data OUT`` trains on it.
 """
 
@@ -435,24 +435,6 @@ def corpus_stats(manifest: dict) -> dict:
 
 
 # -- training sources ------------------------------------------------------------------------------------------------
-def corpus_sources(folder: str | Path, split: str = TRAIN) -> list:
-    """`videovq.data.clips` sources for one split of a corpus: every clip, the photos (camera moves drawn at
-    random by the sampler) and the bundled clip's frames of that split."""
-    from videovq.data.clips import ImageSource, VideoSource
-
-    folder = Path(folder)
-    manifest = load_manifest(folder)
-    clips = [c for c in manifest["clips"] if c["split"] == split]
-    # cache_mb=0: hundreds of short clips would otherwise each keep their decoded frames in memory.
-    sources = [VideoSource(folder / c["frames"], weight=1.0, cache_mb=0) for c in clips]
-    photos = [folder / c["photo"] for c in manifest["candidates"] if c["kept"] and c["split"] == split]
-    if photos:
-        sources.append(ImageSource(photos, name=f"{folder}/photos/{split}", weight=float(len(photos))))
-    start, stop = manifest["bundled"][split]
-    sources.append(VideoSource(sample_video_path(), frame_range=(start, stop), weight=4.0))
-    return sources
-
-
 # -- licence records -------------------------------------------------------------------------------------------------
 def licence_table(manifest: dict) -> str:
     """Markdown: the kept photos (file, package, licence, credit, split) and, per package, what was left out."""

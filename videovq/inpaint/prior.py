@@ -41,7 +41,7 @@ def build_prior(config: PriorConfig, code_vectors: torch.Tensor | None = None) -
 
 def load_prior(folder: str | Path) -> TokenTransformer:
     """A trained prior from its folder (model.safetensors + config.yaml), loaded strictly."""
-    from videovq.train.checkpoint import load_weights, read_config
+    from videovq.io.weights import load_weights, read_config
 
     folder = Path(folder)
     config = read_config(PriorConfig, folder)

@@ -23,7 +23,7 @@ import torch
 import yaml
 from safetensors.torch import save_file
 
-from videovq.config import config_to_dict, dump_config
+from videovq.config import config_from_dict, config_to_dict, dump_config
 from videovq.errors import InputError
 from videovq.io.atomic import atomic_output, write_bytes_atomic
 from videovq.io.weights import load_weights
@@ -102,6 +102,10 @@ def prepare_run_dir(run_dir: str | Path, config: Any, resume: bool, overwrite: b
     text = dump_config(config)
     if resume and config_path.exists():
         before = yaml.safe_load(config_path.read_text()) or {}
+        try:  # through today's dataclass: a field added since the run started reads as its default
+            before = config_to_dict(config_from_dict(type(config), before, source=str(config_path)))
+        except InputError:
+            pass  # a field since removed: the comparison below names it
         now = config_to_dict(config)
         # Only the step budget may change on resume (train longer); anything else would silently mix two runs.
         changed = sorted(k for k in set(before) | set(now) if k != "steps" and before.get(k) != now.get(k))

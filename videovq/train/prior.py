@@ -26,32 +26,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from videovq.data.clips import ClipSampler, build_sources, sample_batch
+from videovq.data.clips import VideoDataConfig, make_sampler, sample_batch
 from videovq.errors import InputError
 from videovq.inpaint.prior import PriorConfig, build_prior
 from videovq.inpaint.transformer import TransformerConfig
 from videovq.io.mask_shapes import random_mask_like
 from videovq.tokenizer.autoencoder import VQAutoencoder, load_tokenizer
-from videovq.train.checkpoint import save_weights
+from videovq.io.weights import save_weights
 from videovq.train.common import OptimConfig, RunConfig, batch_facts, make_optimizer
 from videovq.train.loop import optimiser_step, resume_from, run_steps, start_run
-
-
-@dataclass
-class PriorDataConfig:
-    """Training clips (quantised on the fly by the frozen tokenizer).
-
-    Args:
-        clip_len: frames per clip.
-        size: square crop size in pixels (a multiple of the tokenizer's downsampling).
-        procedural_weight: share of clips drawn from procedural video.
-        held_out_frames: the last frames of every training video, never trained on.
-    """
-
-    clip_len: int = 4
-    size: int = 128
-    procedural_weight: float = 0.2
-    held_out_frames: int = 16
 
 
 @dataclass
@@ -85,7 +68,9 @@ class PriorTrainConfig(RunConfig):
 
     model: TransformerConfig = field(default_factory=TransformerConfig)
     masks: PriorMaskConfig = field(default_factory=PriorMaskConfig)
-    data: PriorDataConfig = field(default_factory=PriorDataConfig)
+    data: VideoDataConfig = field(
+        default_factory=lambda: VideoDataConfig(size=128, clip_len=4, procedural_weight=0.2)
+    )
     optim: OptimConfig = field(default_factory=OptimConfig)
     tokenizer: str = "shipped"
     steps: int = 20000
@@ -106,8 +91,7 @@ def train_prior(
     if config.data.size % tokenizer.downsample:
         raise InputError(f"data.size={config.data.size} must be a multiple of the downsampling {tokenizer.downsample}")
     accelerator, run = start_run(config, run_dir, resume, overwrite, cpu)
-    sources = build_sources(data, config.data.procedural_weight, held_out=config.data.held_out_frames)
-    sampler = ClipSampler(sources, config.data.clip_len, config.data.size)
+    sampler = make_sampler(config.data, data)
     torch.manual_seed(config.seed)
     num_codes = tokenizer.config.codebook_size
     model = build_prior(PriorConfig(config.model, num_codes), tokenizer.quantizer.codebook.detach())
