@@ -25,6 +25,7 @@ from videovq.vldm.inflate import (
     TemporalConfig,
     freeze_spatial,
     inflate,
+    is_temporal,
     load_temporal_state_dict,
     spatial_state_dict,
     temporal_parameters,
@@ -98,7 +99,7 @@ def tiny_vldm(tiny_image_ldm, tmp_path_factory) -> Path:
 @pytest.mark.parametrize("conditional", [False, True])
 def test_inflated_unet_equals_the_image_unet_frame_by_frame(conditional):
     image = tiny_unet(conditional)
-    video = inflate(copy.deepcopy(image))
+    video = inflate(image)  # the image UNet stays the image model: the reference below runs it
     x, t = torch.randn(2, 4, 5, 8, 8), torch.tensor([10, 700])
     kwargs = {"encoder_hidden_states": torch.randn(2, 3, 16)} if conditional else {}
     with torch.no_grad():
@@ -106,6 +107,20 @@ def test_inflated_unet_equals_the_image_unet_frame_by_frame(conditional):
         ref_kwargs = {k: v.repeat_interleave(5, dim=0) for k, v in kwargs.items()}
         expected = per_frame(image, x, t, **ref_kwargs)
     torch.testing.assert_close(got, expected, rtol=0, atol=1e-6)
+
+
+def test_inflate_leaves_the_image_unet_alone_and_shares_its_weights():
+    image = tiny_unet()
+    x, t = torch.randn(3, 4, 8, 8), torch.tensor([5, 50, 500])
+    with torch.no_grad():
+        before = image(x, t).sample
+    video = freeze_spatial(inflate(image))
+    with torch.no_grad():
+        assert torch.equal(image(x, t).sample, before)
+    assert not any(hasattr(m, "temporal_mix") for m in image.modules())
+    own = {p.data_ptr() for p in image.parameters()}
+    spatial = [p for name, p in video.named_parameters() if not is_temporal(name)]
+    assert len(spatial) == len(own) and all(p.data_ptr() in own for p in spatial)  # one set of weights, not two
 
 
 def test_temporal_layers_are_inserted_after_every_spatial_layer():

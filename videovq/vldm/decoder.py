@@ -40,7 +40,12 @@ class TemporalDecoderConfig:
 
 
 class TemporalDecoder(nn.Module):
-    """A diffusers `AutoencoderKL` whose decoder has temporal layers; decodes ``(B, C, T, h, w)`` latents."""
+    """A diffusers `AutoencoderKL` whose decoder has temporal layers; decodes ``(B, C, T, h, w)`` latents.
+
+    It takes ownership of `vae`: the temporal layers go into `vae.decoder` in place, and training may change the
+    decoder's own weights too (`train_spatial`), so pass a copy when the image VAE must stay as it is
+    (`load_temporal_decoder` does).
+    """
 
     def __init__(self, vae: nn.Module, config: TemporalDecoderConfig):
         super().__init__()
@@ -69,11 +74,8 @@ class TemporalDecoder(nn.Module):
     def forward(self, latents: torch.Tensor) -> torch.Tensor:
         """Unscaled latents ``(B, C, T, h, w)`` -> frames ``(B, 3, T, H, W)`` in about [-1, 1], all frames at once."""
         num_frames = latents.shape[2]
-        self.frames.num_frames = num_frames
-        try:
+        with self.frames.during(num_frames):
             frames = self.vae.decode(rearrange(latents, "b c t h w -> (b t) c h w")).sample
-        finally:
-            self.frames.num_frames = None
         return rearrange(frames, "(b t) c h w -> b c t h w", t=num_frames)
 
     @torch.no_grad()
@@ -108,7 +110,8 @@ def crossfade_weights(size: int, fade_in: int, fade_out: int) -> torch.Tensor:
 
 
 def inflate_decoder(vae: nn.Module, config: TemporalDecoderConfig | None = None) -> TemporalDecoder:
-    """Insert temporal layers into a diffusers `AutoencoderKL`'s decoder (in place); identity at initialisation."""
+    """Insert temporal layers into a diffusers `AutoencoderKL`'s decoder, in place (the result owns `vae`, see
+    `TemporalDecoder`); identity at initialisation."""
     if not hasattr(vae, "decoder") or not hasattr(vae.decoder, "up_blocks"):
         raise InputError(f"inflate_decoder expects a diffusers AutoencoderKL, got {vae.__class__.__name__}")
     return TemporalDecoder(vae, config or TemporalDecoderConfig())

@@ -4,8 +4,13 @@ After every spatial ResNet block goes a 3-D-convolution residual block, after ev
 transformer) block goes a temporal attention block; each is blended into the spatial output by its own learned
 factor alpha (`videovq.modules.temporal.MixingFactor`, alpha = 1 at initialisation, so the video model starts as the
 image model applied frame by frame). The spatial blocks are diffusers' own, unchanged: each is wrapped in a
-`SpatioTemporal` module that calls it and then its temporal layer. Spatial layers see frames folded into the batch,
-``((B*T), C, H, W)``; the temporal layers unfold them with the frame count the model sets before every forward.
+`SpatioTemporal` module that calls it and then its temporal layer. `inflate` wraps a new copy of the UNet's module
+tree whose spatial parameters are the image UNet's own tensors, so the image UNet stays a working image model.
+
+Spatial layers see frames folded into the batch, ``((B*T), C, H, W)``. The temporal layers take the frame count as
+an argument; it reaches the `SpatioTemporal` wrappers through a `FrameContext` because diffusers' blocks call their
+sub-layers with fixed signatures that have no place for it. Each video model owns its context, and fills it only
+for the duration of its own forward.
 
 Unlike diffusers' `UNetMotionModel` (temporal layers only after the ResNets of the down/up blocks, a fixed 32-frame
 position table), this inflates every spatial layer including the middle block, works for any diffusers block that
@@ -16,6 +21,9 @@ model), and can condition the temporal layers on given context frames (the paper
 
 from __future__ import annotations
 
+import contextlib
+import copy
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
@@ -59,19 +67,30 @@ class TemporalConfig:
 
 
 class FrameContext:
-    """What the temporal layers need to know about the current forward: the frame count and the conditioning.
+    """The frame count and context conditioning of the forward in progress, for the `SpatioTemporal` wrappers.
 
-    One instance is shared by the model and every `SpatioTemporal` inside it; the model sets it at the start of each
-    forward and clears it at the end.
+    Owned by one video model (a `VideoUNet` or `TemporalDecoder`), which creates it, hands it to its wrappers and
+    fills it with `during` for the duration of each forward; outside a forward it is empty and the wrappers refuse to
+    run.
     """
 
     def __init__(self) -> None:
         self.num_frames: int | None = None
         self.condition: torch.Tensor | None = None  # ((B*T), C+1, h, w): context latents * mask, and the mask
 
+    @contextlib.contextmanager
+    def during(self, num_frames: int, condition: torch.Tensor | None = None) -> Iterator[None]:
+        """Hold `num_frames` and `condition` for one forward; the previous values come back afterwards."""
+        previous = self.num_frames, self.condition
+        self.num_frames, self.condition = num_frames, condition
+        try:
+            yield
+        finally:
+            self.num_frames, self.condition = previous
+
     def frames(self) -> int:
         if self.num_frames is None:
-            raise RuntimeError("an inflated model was called without its frame count; call the video model's forward")
+            raise RuntimeError("a temporal layer was called outside its video model's forward; call the video model")
         return self.num_frames
 
 
@@ -199,7 +218,8 @@ class _Sequential(nn.Module):
 class VideoUNet(nn.Module):
     """An image UNet with temporal layers: denoises ``(B, C, T, H, W)`` latents.
 
-    Build it with `inflate`. Spatial weights are the image model's (frozen by `freeze_spatial`).
+    Build it with `inflate`. Spatial weights are the image model's (frozen by `freeze_spatial`); `frames` is this
+    model's own `FrameContext`.
     """
 
     def __init__(self, unet: nn.Module, config: TemporalConfig, frames: FrameContext):
@@ -243,18 +263,13 @@ class VideoUNet(nn.Module):
             kwargs["encoder_hidden_states"] = encoder_hidden_states.repeat_interleave(num_frames, dim=0)
         if class_labels is not None:
             kwargs["class_labels"] = class_labels.repeat_interleave(num_frames, dim=0)
-        self.frames.num_frames = num_frames
-        self.frames.condition = self._condition(sample, context, context_mask)
-        try:
+        with self.frames.during(num_frames, self._condition(sample, context, context_mask)):
             out = self.unet(
                 rearrange(sample, "b c t h w -> (b t) c h w"),
                 timestep.repeat_interleave(num_frames),
                 return_dict=False,
                 **kwargs,
             )[0]
-        finally:
-            self.frames.num_frames = None
-            self.frames.condition = None
         return rearrange(out, "(b t) c h w -> b c t h w", t=num_frames)
 
     def _condition(self, sample, context, context_mask) -> torch.Tensor | None:
@@ -279,9 +294,11 @@ def _unet_blocks(unet: nn.Module) -> list[nn.Module]:
 
 
 def inflate(unet: nn.Module, config: TemporalConfig | None = None) -> VideoUNet:
-    """Insert temporal layers into a diffusers ``UNet2DModel`` / ``UNet2DConditionModel`` (in place) and wrap it.
+    """A video UNet: a diffusers ``UNet2DModel`` / ``UNet2DConditionModel`` with temporal layers inserted.
 
-    At initialisation the result equals the image UNet applied to every frame.
+    `unet` itself is left as it was and stays usable as the image model. The video UNet's spatial parameters and
+    buffers are `unet`'s own tensors (shared, not copied: no extra memory), so freezing, moving or casting them
+    acts on both. At initialisation the result equals the image UNet applied to every frame.
     """
     config = config or TemporalConfig()
     if not hasattr(unet, "down_blocks") or not hasattr(unet, "up_blocks"):
@@ -290,9 +307,17 @@ def inflate(unet: nn.Module, config: TemporalConfig | None = None) -> VideoUNet:
         )
     frames = FrameContext()
     condition_channels = int(unet.config.in_channels) + 1 if config.context else 0
+    unet = share_weights_copy(unet)
     if insert_temporal_layers(_unet_blocks(unet), config, frames, condition_channels) == 0:
         raise InputError("no temporal layers were inserted: enable temporal.conv or temporal.attention")
     return VideoUNet(unet, config, frames)
+
+
+def share_weights_copy(module: nn.Module) -> nn.Module:
+    """A new module tree holding `module`'s own parameter and buffer tensors: changing the copy's structure (inserting
+    layers) leaves `module` alone, while the weights stay one set."""
+    shared = {id(t): t for t in (*module.parameters(), *module.buffers())}
+    return copy.deepcopy(module, memo=shared)
 
 
 def is_temporal(name: str) -> bool:
