@@ -12,7 +12,6 @@ from videovq.modules.temporal import (
     Conv3dResBlock,
     MixingFactor,
     TemporalAttention,
-    TemporalMixer,
     sinusoidal_embedding,
 )
 
@@ -190,9 +189,9 @@ def test_conv_block_shapes_single_frame_odd_size():
 
 def test_half_precision_inputs():
     for dtype in (torch.bfloat16, torch.float16):
-        layer = TemporalMixer(TemporalAttention(8, heads=2)).to(dtype)
+        layer, mix = TemporalAttention(8, heads=2).to(dtype), MixingFactor(0.5)
         video = torch.randn(1, 8, 3, 2, 2, dtype=dtype)
-        assert layer(video).dtype == dtype
+        assert layer(video).dtype == dtype and mix(video, layer(video)).dtype == dtype
         assert Conv3dResBlock(8, groups=4).to(dtype)(video).dtype == dtype
 
 
@@ -201,25 +200,25 @@ def test_half_precision_inputs():
 
 @pytest.mark.parametrize("make", [lambda: TemporalAttention(8, heads=2), lambda: Conv3dResBlock(8, groups=4)],
                          ids=["attn", "conv"])
-def test_mixer_identity_at_init_then_learns(make):
-    mixer = TemporalMixer(make())
+def test_mixing_is_the_identity_at_init_then_learns(make):
+    layer, mix = make(), MixingFactor()
     video = torch.randn(2, 8, 4, 3, 3)
-    assert torch.equal(mixer(video), video)
+    assert torch.equal(mix(video, layer(video)), video)
     folded = rearrange(video, "b c t h w -> (b t) c h w")
-    assert torch.equal(mixer(folded, num_frames=4), folded)
+    assert torch.equal(mix(folded, layer(folded, 4)), folded)
 
     with torch.no_grad():
-        target = mixer.layer(video)  # a loss that prefers the temporal layer's output
-    opt = torch.optim.SGD(mixer.parameters(), lr=0.5)
+        target = layer(video)  # a loss that prefers the temporal layer's output
+    opt = torch.optim.SGD([*layer.parameters(), *mix.parameters()], lr=0.5)
     for step in range(2):
         opt.zero_grad()
-        ((mixer(video) - target) ** 2).mean().backward()
-        layer_grad = sum(p.grad.abs().sum() for p in mixer.layer.parameters() if p.grad is not None)
+        ((mix(video, layer(video)) - target) ** 2).mean().backward()
+        layer_grad = sum(p.grad.abs().sum() for p in layer.parameters() if p.grad is not None)
         if step == 0:
             assert layer_grad == 0  # (1 - alpha) = 0: only alpha learns on the first step
         opt.step()
         if step == 0:
-            assert 0.0 <= mixer.mix.alpha.item() < 1.0
+            assert 0.0 <= mix.alpha.item() < 1.0
     assert layer_grad > 0
 
 
@@ -235,5 +234,3 @@ def test_mixing_factor_straight_through_clamp():
     assert "alpha=1.0000" in repr(mix)
     with pytest.raises(InputError):
         MixingFactor(1.5)
-    with pytest.raises(InputError, match="zero-initialised"):
-        TemporalMixer(TemporalAttention(8, heads=2, zero_init=True))

@@ -53,7 +53,7 @@ from __future__ import annotations
 import colorsys
 import dataclasses
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -61,7 +61,7 @@ import numpy as np
 
 from videovq.errors import InputError
 
-__all__ = ["ProceduralOptions", "ProceduralScene", "procedural_clip", "procedural_dataset_clips", "procedural_scene"]
+__all__ = ["ProceduralOptions", "ProceduralScene", "procedural_clip", "procedural_scene"]
 
 SHAPES = ("ellipse", "polygon", "rounded_rect", "blob")
 _FILLS = ("flat", "gradient", "noise", "stripes", "checker")
@@ -141,15 +141,6 @@ def procedural_scene(
 ) -> ProceduralScene:
     """Like `procedural_clip` (same seed, same frames) but also returns the background and per-object masks."""
     return _render(num_frames, height, width, seed, _options(options), with_layers=True)
-
-
-def procedural_dataset_clips(
-    count: int, num_frames: int, height: int, width: int, seed: int = 0, **options
-) -> Iterator[np.ndarray]:
-    """Yield `count` clips; clip ``i`` is ``procedural_clip(..., seed=[seed, i])`` (independent of `count`)."""
-    opts = _options(options)
-    for i in range(count):
-        yield _render(num_frames, height, width, [seed, i], opts, with_layers=False).frames
 
 
 # -- rendering ------------------------------------------------------------------------------------------------------

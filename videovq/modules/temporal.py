@@ -102,8 +102,8 @@ class TemporalAttention(nn.Module):
             over neighbouring frames. None = all frames.
         backend: Attention backend, see `videovq.modules.attention.attention`.
         zero_init: Zero the output projection so that the block is exactly the identity at initialisation (for a
-            residual block used without a mixing factor, e.g. the tokenizer). Do not combine with `TemporalMixer`
-            at alpha = 1 (see `MixingFactor`).
+            residual block used without a mixing factor, e.g. the tokenizer). Do not mix it in with a
+            `MixingFactor` at alpha = 1 (see there).
     """
 
     def __init__(
@@ -167,7 +167,7 @@ class Conv3dResBlock(nn.Module):
         groups: GroupNorm groups, lowered to the largest divisor of the channel count that does not exceed it.
         dropout: Dropout before the second convolution.
         zero_init: Zero the second convolution so the block starts as the identity (when channels are unchanged).
-            Do not combine with `TemporalMixer` at alpha = 1 (see `MixingFactor`).
+            Do not mix it in with a `MixingFactor` at alpha = 1 (see there).
         norm: "clip" or "frame": what the GroupNorm statistics are taken over (see above).
     """
 
@@ -271,36 +271,3 @@ class MixingFactor(nn.Module):
 
     def extra_repr(self) -> str:
         return f"alpha={self.alpha.item():.4f}"
-
-
-class TemporalMixer(nn.Module):
-    """A temporal layer blended into the output of a spatial layer: ``alpha * x + (1 - alpha) * layer(x)``.
-
-    This is what inflating an image LDM into a video LDM inserts after each spatial layer (Align your Latents
-    §3.1). At the default ``init=1`` it is exactly the identity.
-
-    Args:
-        layer: A temporal layer called as ``layer(x, num_frames)`` (e.g. `TemporalAttention`, `Conv3dResBlock`);
-            must not be zero-initialised, see `MixingFactor`.
-        init: Initial alpha.
-    """
-
-    def __init__(self, layer: nn.Module, init: float = 1.0) -> None:
-        super().__init__()
-        if getattr(layer, "zero_init", False) and init == 1.0:
-            raise InputError(
-                "a zero-initialised temporal layer mixed in with alpha = 1 never receives a gradient "
-                "(see MixingFactor); build the layer with zero_init=False"
-            )
-        self.layer = layer
-        self.mix = MixingFactor(init)
-
-    def forward(self, x: torch.Tensor, num_frames: int | None = None) -> torch.Tensor:
-        """Args:
-            x: Output of the spatial layer, ``(B, C, T, H, W)`` or ``((B*T), C, H, W)`` with ``num_frames``.
-            num_frames: T, required for the 4-D layout.
-
-        Returns:
-            Same shape and layout as ``x``.
-        """
-        return self.mix(x, self.layer(x, num_frames))

@@ -9,6 +9,7 @@ exponential moving average. Checkpoints hold the temporal weights, their EMA, th
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Sequence
 
@@ -93,36 +94,16 @@ def train_video_ldm(
     cpu: bool = False,
 ) -> Path:
     """Train the temporal layers; returns ``RUN/model`` (temporal.safetensors + config.yaml) once all steps ran."""
-    if max(config.context_frames) >= config.data.clip_len or min(config.context_frames) < 0:
-        raise InputError(
-            f"context_frames={config.context_frames}: each must be >= 0 and < data.clip_len={config.data.clip_len}"
-        )
-    if not 0.0 <= config.noise_correlation < 1.0:
-        raise InputError(f"noise_correlation={config.noise_correlation}: use a value in [0, 1)")
-    if max(config.context_frames) > 0 and not config.temporal.context:
-        raise InputError("context_frames > 0 needs temporal.context=true (or set context_frames=[0])")
+    _check(config)
     accelerator, run = start_run(config, run_dir, resume, overwrite, cpu)
-
-    image = load_image_ldm(config.image_model).to(accelerator.device)
-    image.vae.requires_grad_(False).eval()
-    if image.text_encoder is not None:
-        image.text_encoder.requires_grad_(False).eval()
-    downsample = 2 ** (len(image.vae.config.block_out_channels) - 1)
-    if config.data.size % downsample:
-        raise InputError(f"data.size={config.data.size} must be a multiple of the VAE's downsampling {downsample}")
+    image = _frozen_image_model(config, accelerator.device)
     sampler = make_sampler(config.data, data)
     torch.manual_seed(config.seed)
     video_unet = freeze_spatial(inflate(image.unet, config.temporal))
     if config.init_from and not (resume and latest_checkpoint(run)):  # a resumed run starts from its checkpoint
         _load_initial_temporal(video_unet, config.init_from)
     params = temporal_parameters(video_unet)
-    alphas = [p for name, p in params.items() if name.endswith("temporal_mix.raw")]
-    layers = [p for name, p in params.items() if not name.endswith("temporal_mix.raw")]
-    groups = [
-        {"params": layers},
-        {"params": alphas, "lr": config.optim.lr * config.alpha_lr_scale, "weight_decay": 0.0},
-    ]
-    optimizer, scheduler = make_optimizer(groups, config.optim, config.steps)
+    optimizer, scheduler = make_optimizer(_param_groups(params, config), config.optim, config.steps)
     ema = EMA(params, config.ema_decay)
     saved = TemporalWeights(video_unet)
     start = resume_from(run, resume, saved, optimizer, scheduler, {"ema": ema}).step
@@ -134,17 +115,8 @@ def train_video_ldm(
         f"{sampler}; {batch_text}; training {total / 1e6:.2f}M temporal parameters, {frozen / 1e6:.2f}M spatial frozen"
     )
     text = _text_embeddings(image, config.prompt, accelerator.device)
-    scale = image.latent_scale
 
-    def loss_fn(rng: np.random.Generator) -> tuple[torch.Tensor, dict[str, float]]:
-        clips = sample_batch(sampler, rng, config.optim.batch_size).to(accelerator.device)
-        generator = torch.Generator().manual_seed(int(rng.integers(2**62)))
-        with torch.no_grad():
-            latents = encode_video(image.vae, clips, scale, generator)
-        mask = draw_context_mask(rng, latents.shape[0], latents.shape[2], config.context_frames, latents.device)
-        ehs = None if text is None else text.expand(latents.shape[0], -1, -1)
-        loss = video_diffusion_loss(model, image.scheduler, latents, mask, generator, ehs, config.noise_correlation)
-        return loss, {"mse": float(loss.detach())}
+    loss_fn = partial(clip_loss, model, image, sampler, config, text, accelerator.device)
 
     def step(step: int) -> dict[str, float]:
         values = optimiser_step(model, optimizer, scheduler, config, step, accelerator, loss_fn)
@@ -170,18 +142,65 @@ def train_video_ldm(
     )
     final = run / "model"
     if done and accelerator.is_main_process:
-        ema.copy_to(params)
-        model_config = VideoLDMConfig(
-            config.image_model,
-            config.temporal,
-            config.data.clip_len,
-            max(config.context_frames),
-            config.noise_correlation,
-        )
+        ema.copy_to(params)  # what we ship is the average
         final.mkdir(exist_ok=True)
-        save_weights(final / "temporal.safetensors", saved, model_config)
+        save_weights(final / "temporal.safetensors", saved, model_config(config))
     accelerator.wait_for_everyone()
     return final
+
+
+def clip_loss(
+    model, image, sampler, config: VideoLDMTrainConfig, text: torch.Tensor | None, device, rng: np.random.Generator
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """The loss of one batch of clips drawn from `rng`: encode, pick each clip's context frames, denoise the rest."""
+    clips = sample_batch(sampler, rng, config.optim.batch_size).to(device)
+    generator = torch.Generator().manual_seed(int(rng.integers(2**62)))
+    with torch.no_grad():
+        latents = encode_video(image.vae, clips, image.latent_scale, generator)
+    mask = draw_context_mask(rng, latents.shape[0], latents.shape[2], config.context_frames, latents.device)
+    ehs = None if text is None else text.expand(latents.shape[0], -1, -1)
+    loss = video_diffusion_loss(model, image.scheduler, latents, mask, generator, ehs, config.noise_correlation)
+    return loss, {"mse": float(loss.detach())}
+
+
+def model_config(config: VideoLDMTrainConfig) -> VideoLDMConfig:
+    """What rebuilds the trained model (saved beside its weights)."""
+    return VideoLDMConfig(
+        config.image_model, config.temporal, config.data.clip_len, max(config.context_frames), config.noise_correlation
+    )
+
+
+def _check(config: VideoLDMTrainConfig) -> None:
+    if max(config.context_frames) >= config.data.clip_len or min(config.context_frames) < 0:
+        raise InputError(
+            f"context_frames={config.context_frames}: each must be >= 0 and < data.clip_len={config.data.clip_len}"
+        )
+    if not 0.0 <= config.noise_correlation < 1.0:
+        raise InputError(f"noise_correlation={config.noise_correlation}: use a value in [0, 1)")
+    if max(config.context_frames) > 0 and not config.temporal.context:
+        raise InputError("context_frames > 0 needs temporal.context=true (or set context_frames=[0])")
+
+
+def _frozen_image_model(config: VideoLDMTrainConfig, device):
+    """The image LDM on `device`, its VAE and text encoder frozen (the UNet is frozen after inflation)."""
+    image = load_image_ldm(config.image_model).to(device)
+    image.vae.requires_grad_(False).eval()
+    if image.text_encoder is not None:
+        image.text_encoder.requires_grad_(False).eval()
+    downsample = 2 ** (len(image.vae.config.block_out_channels) - 1)
+    if config.data.size % downsample:
+        raise InputError(f"data.size={config.data.size} must be a multiple of the VAE's downsampling {downsample}")
+    return image
+
+
+def _param_groups(params: dict[str, torch.nn.Parameter], config: VideoLDMTrainConfig) -> list[dict]:
+    """The temporal layers at the configured rate; the mixing factors faster (see `alpha_lr_scale`)."""
+    alphas = [p for name, p in params.items() if name.endswith("temporal_mix.raw")]
+    layers = [p for name, p in params.items() if not name.endswith("temporal_mix.raw")]
+    return [
+        {"params": layers},
+        {"params": alphas, "lr": config.optim.lr * config.alpha_lr_scale, "weight_decay": 0.0},
+    ]
 
 
 def _load_initial_temporal(video_unet, init_from: str) -> None:

@@ -6,6 +6,7 @@ so folding the frames into the batch samples every frame independently with the 
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Callable
 
 import numpy as np
@@ -138,32 +139,47 @@ def generate(
     if not 0.0 <= noise_correlation < 1.0:
         raise InputError(f"--noise-correlation {noise_correlation}: use a value in [0, 1)")
     device = next(vldm.unet.parameters()).device
-    image = vldm.image
     generator = torch.Generator().manual_seed(seed)
     channels, (height, width) = vldm.latent_channels, vldm.latent_size
     shared = None  # one noise image for the whole clip (drawn only when used, so seeds keep their samples)
     if noise_correlation > 0:
         shared = torch.randn((1, channels, 1, height, width), generator=generator)
-    text, uncond = _prompt_embeddings(image, prompt, guidance_scale, device)
+    text, uncond = _prompt_embeddings(vldm.image, prompt, guidance_scale, device)
+    sample = partial(
+        sample_latents,
+        vldm.unet,
+        vldm.image.scheduler.config,
+        steps=steps,
+        generator=generator,
+        device=device,
+        guidance_scale=guidance_scale,
+        shared_noise=shared,
+        noise_correlation=noise_correlation,
+    )
     if independent_frames:
-        shape = (num_frames, channels, 1, height, width)
+        # Frames folded into the batch: one frame per clip bypasses the temporal layers (the image model alone).
         with _progress(steps, show_progress, "sampling frames") as bar:
-            latents = sample_latents(
-                vldm.unet,
-                image.scheduler.config,
-                shape,
-                steps,
-                generator,
-                device,
+            latents = sample(
+                shape=(num_frames, channels, 1, height, width),
                 text=_rep(text, num_frames),
                 uncond_text=_rep(uncond, num_frames),
-                guidance_scale=guidance_scale,
-                shared_noise=shared,
-                noise_correlation=noise_correlation,
                 progress=bar,
             )
         return decode_latents(vldm, rearrange(latents, "t c 1 h w -> 1 c t h w"), temporal=False)
 
+    chunk = _chunk_length(vldm, chunk_frames, context_frames)
+    latents = torch.zeros(1, channels, 0, height, width, device=device)
+    if context_video is not None:
+        latents = _encode_context(vldm, context_video, device)
+    total = _count_chunks(num_frames, latents.shape[2], chunk, context_frames) * steps
+    with _progress(total, show_progress, f"generating {num_frames} frames") as bar:
+        while latents.shape[2] < num_frames:
+            latents = _next_chunk(sample, latents, chunk, context_frames, text, uncond, bar)
+    return decode_latents(vldm, latents[:, :, :num_frames])
+
+
+def _chunk_length(vldm: VideoLDM, chunk_frames: int | None, context_frames: int) -> int:
+    """Frames denoised together (default: the training clip length), checked against the context frames."""
     chunk = vldm.config.clip_len if chunk_frames is None else chunk_frames
     if chunk < 1:
         raise InputError(f"--chunk-frames {chunk}: a chunk needs at least one frame")
@@ -175,40 +191,37 @@ def generate(
         raise InputError(
             f"--context-frames {context_frames}: the model was trained with at most {vldm.config.max_context_frames}"
         )
-    latents = torch.zeros(1, channels, 0, height, width, device=device)
-    if context_video is not None:
-        latents = _encode_context(vldm, context_video, device)
+    return chunk
+
+
+def _count_chunks(num_frames: int, given: int, chunk: int, context_frames: int) -> int:
+    """Chunks still to sample when `given` frames exist: each adds ``chunk - context_frames``, the first (without
+    context) all `chunk`."""
     new_per_chunk = chunk - context_frames
-    missing = num_frames - latents.shape[2]
-    if latents.shape[2] == 0:  # the first chunk has no context: all of it is new
-        missing -= chunk - new_per_chunk
-    chunks = max(0, -(-missing // new_per_chunk))
-    with _progress(chunks * steps, show_progress, f"generating {num_frames} frames") as bar:
-        while latents.shape[2] < num_frames:
-            given = min(context_frames, latents.shape[2])
-            context = torch.zeros(1, channels, chunk, height, width, device=device)
-            mask = torch.zeros(1, chunk, dtype=torch.bool, device=device)
-            if given:
-                context[:, :, :given] = latents[:, :, -given:]
-                mask[:, :given] = True
-            out = sample_latents(
-                vldm.unet,
-                image.scheduler.config,
-                (1, channels, chunk, height, width),
-                steps,
-                generator,
-                device,
-                context=context,
-                context_mask=mask,
-                text=text,
-                uncond_text=uncond,
-                guidance_scale=guidance_scale,
-                shared_noise=shared,
-                noise_correlation=noise_correlation,
-                progress=bar,
-            )
-            latents = torch.cat([latents, out[:, :, given:]], dim=2)
-    return decode_latents(vldm, latents[:, :, :num_frames])
+    missing = num_frames - given
+    if given == 0:
+        missing -= context_frames
+    return max(0, -(-missing // new_per_chunk))
+
+
+def _next_chunk(sample: Callable, latents: torch.Tensor, chunk: int, context_frames: int, text, uncond, bar):
+    """`latents` ``(1, C, T, h, w)`` continued by one chunk conditioned on its last `context_frames` frames."""
+    batch, channels, _, height, width = latents.shape
+    given = min(context_frames, latents.shape[2])
+    context = torch.zeros(batch, channels, chunk, height, width, device=latents.device)
+    mask = torch.zeros(batch, chunk, dtype=torch.bool, device=latents.device)
+    if given:
+        context[:, :, :given] = latents[:, :, -given:]
+        mask[:, :given] = True
+    out = sample(
+        shape=(batch, channels, chunk, height, width),
+        context=context,
+        context_mask=mask,
+        text=text,
+        uncond_text=uncond,
+        progress=bar,
+    )
+    return torch.cat([latents, out[:, :, given:]], dim=2)
 
 
 def _rep(x: torch.Tensor | None, n: int) -> torch.Tensor | None:
