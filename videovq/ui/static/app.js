@@ -272,6 +272,7 @@ $("next").onclick = () => showFrame(state.t + 1);
 $("preview").onchange = () => showFrame(state.t);
 $("dilate").onchange = () => showFrame(state.t);
 $("new-box").onclick = () => { state.selected = -1; renderObjects(); draw(); };
+$("undo-stroke").onclick = () => { state.strokes.pop(); showFrame(state.t); };
 $("clear").onclick = () => { state.boxes = []; state.strokes = []; state.selected = -1; renderObjects(); showFrame(state.t); };
 $("run").onclick = runJob;
 $("canvas").addEventListener("pointerdown", pointerDown);
