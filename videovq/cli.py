@@ -672,7 +672,7 @@ def _run_mask_track(args) -> int:
     check_output_path(args.output, inputs=[args.video], overwrite=args.overwrite)
     with open_video(args.video) as reader:
         info, frames = reader.info, reader.read_all()
-    result = track_box(frames, box, args.frame)
+    result = track_box(frames, box, args.frame, progress=True)
     for lost in result.lost:
         print(f"videovq: warning: {lost.describe()}; frames from there on get no hole", file=sys.stderr)
     mask = dilate_mask(track_mask(frames, result, refine=args.refine), args.dilate)

@@ -66,8 +66,15 @@ class TrackChecks:
     min_inside: float = 0.25
 
 
-def track_box(frames: np.ndarray, box: Rect, frame: int, checks: TrackChecks = TrackChecks()) -> TrackResult:
-    """Follow the object in `box` (drawn on `frame`) forwards and backwards through `frames` (uint8 (T, H, W, 3))."""
+def track_box(
+    frames: np.ndarray, box: Rect, frame: int, checks: TrackChecks = TrackChecks(), progress: bool = False
+) -> TrackResult:
+    """Follow the object in `box` (drawn on `frame`) forwards and backwards through `frames` (uint8 (T, H, W, 3)).
+
+    `progress` shows a bar (frames tracked, with ETA) on stderr.
+    """
+    from tqdm import tqdm
+
     num_frames, height, width = frames.shape[:3]
     if not 0 <= frame < num_frames:
         raise InputError(f"--frame {frame}: the video has frames 0..{num_frames - 1}")
@@ -77,10 +84,11 @@ def track_box(frames: np.ndarray, box: Rect, frame: int, checks: TrackChecks = T
     box = Rect(x0, y0, x1 - x0, y1 - y0)
     result = TrackResult([None] * num_frames)
     result.boxes[frame] = box
-    for direction in (1, -1):
-        lost = _follow(frames, box, frame, direction, checks, result.boxes)
-        if lost is not None:
-            result.lost.append(lost)
+    with tqdm(total=num_frames - 1, desc="track", unit="frame", disable=not progress) as bar:
+        for direction in (1, -1):
+            lost = _follow(frames, box, frame, direction, checks, result.boxes, bar.update)
+            if lost is not None:
+                result.lost.append(lost)
     return result
 
 
@@ -135,7 +143,7 @@ def make_tracker():
     return factory()
 
 
-def _follow(frames, box: Rect, start: int, direction: int, checks: TrackChecks, boxes) -> TrackLost | None:
+def _follow(frames, box: Rect, start: int, direction: int, checks: TrackChecks, boxes, step) -> TrackLost | None:
     """Track from `start` in one direction, writing boxes until the end or the first failed check."""
     tracker = make_tracker()
     tracker.init(_bgr(frames[start]), _int_box(box))
@@ -149,6 +157,7 @@ def _follow(frames, box: Rect, start: int, direction: int, checks: TrackChecks, 
         if reason is not None:
             return TrackLost(t, direction, reason)
         boxes[t] = rect
+        step(1)
         patch = _patch(frames[t], rect)
         template = 0.8 * template + 0.2 * patch  # follows slow changes of appearance, not a sudden swap
         previous = rect
