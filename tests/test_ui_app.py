@@ -3,6 +3,7 @@ serves frames, tracks, previews and runs a job to a result."""
 
 from __future__ import annotations
 
+import io
 import time
 import warnings
 from fractions import Fraction
@@ -168,3 +169,18 @@ def test_cli_ui_warns_off_localhost_and_checks_the_upload_limit(monkeypatch, tmp
         warnings.simplefilter("error")  # no warning on localhost
         assert main(["ui", "--workdir", str(tmp_path)]) == 0
     assert main(["ui", "--max-upload-mb", "0"]) == 2 and "--max-upload-mb" in capsys.readouterr().err
+
+
+def test_job_progress_follows_stage_lines_and_the_running_step_bar():
+    from tqdm import tqdm
+
+    from videovq.ui.jobs import Job
+
+    job = Job(1, "clip.mkv", "results/clip.mp4", "fast", state="running")
+    job.on_log("[2/4 fit the tokenizer to this video]")
+    assert job.stage == "fit the tokenizer to this video" and job.as_dict()["progress"] == 0.25
+    with tqdm(total=10, desc="fit tokenizer", mininterval=0, miniters=1, file=io.StringIO()) as bar:
+        bar.update(5)
+        status = job.as_dict()
+    assert status["bar"]["desc"] == "fit tokenizer" and status["bar"]["n"] == 5 and status["progress"] == 0.375
+    assert job.as_dict()["bar"] is None  # the bar is closed

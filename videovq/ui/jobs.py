@@ -32,6 +32,7 @@ class Job:
     state: str = "queued"  # queued, running, done, failed
     stage: str = ""
     progress: float = 0.0  # 0..1, by finished stages
+    stage_share: float = 0.0  # of the whole job, of the stage now running
     log: list[str] = field(default_factory=list)
     error: str = ""
     started: float = field(default_factory=time.time)
@@ -39,10 +40,12 @@ class Job:
 
     def as_dict(self) -> dict:
         elapsed = (self.finished or time.time()) - self.started
+        bar = current_bar() if self.state == "running" else None
+        progress = self.progress + (self.stage_share * bar["n"] / bar["total"] if bar else 0.0)
         return {
             "id": self.id, "video": self.video, "output": self.output, "preset": self.preset, "state": self.state,
-            "stage": self.stage, "progress": round(self.progress, 3), "log": self.log[-50:], "error": self.error,
-            "elapsed": round(elapsed, 1),
+            "stage": self.stage, "progress": round(progress, 3), "log": self.log[-50:], "error": self.error,
+            "elapsed": round(elapsed, 1), "bar": bar,
         }  # fmt: skip
 
     def on_log(self, line: str) -> None:
@@ -52,7 +55,7 @@ class Job:
             done, total, text = match.groups()
             self.stage = text
             if done:
-                self.progress = (int(done) - 1) / int(total)
+                self.progress, self.stage_share = (int(done) - 1) / int(total), 1 / int(total)
 
 
 class JobRunner:
@@ -89,6 +92,24 @@ class JobRunner:
             job.state, job.progress, job.stage = "done", 1.0, "done"
         finally:
             job.finished = time.time()
+
+
+def current_bar() -> dict | None:
+    """The innermost running tqdm bar of this process (the job's step loop), as {desc, n, total, eta}, or None.
+
+    The pipeline reports steps through tqdm bars; tqdm keeps its live bars in `tqdm._instances`, so reading them
+    gives the page step-level progress without a second progress channel through the pipeline. Only one job runs
+    at a time and the page's other work (tracking) runs with its bars disabled, so a live bar is the job's.
+    """
+    from tqdm import tqdm
+
+    bars = [b for b in list(getattr(tqdm, "_instances", ())) if not b.disable and b.total]
+    if not bars:
+        return None
+    bar = max(bars, key=lambda b: b.pos if isinstance(b.pos, int) else 0)  # nested bars: the inner one
+    rate = bar.format_dict.get("rate") or (bar.n / max(1e-9, bar.format_dict.get("elapsed", 0)) if bar.n else None)
+    eta = (bar.total - bar.n) / rate if rate else None
+    return {"desc": bar.desc, "n": int(bar.n), "total": int(bar.total), "eta": None if eta is None else round(eta)}
 
 
 def unique_output(folder: Path, stem: str, suffix: str) -> Path:

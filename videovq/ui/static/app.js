@@ -245,7 +245,11 @@ async function pollJob(id) {
   let job;
   try { job = await (await api("/api/jobs/" + id)).json(); } catch (e) { setTimeout(() => pollJob(id), 1000); return; }
   $("progress").value = job.progress;
-  const text = job.state === "done" ? `done in ${job.elapsed} s` : `${job.state}: ${job.stage} (${job.elapsed} s)`;
+  let text = job.state === "done" ? `done in ${job.elapsed} s` : `${job.state}: ${job.stage} (${job.elapsed} s)`;
+  if (job.bar) {  // the pipeline's current step loop
+    const left = job.bar.eta === null ? "" : `, about ${job.bar.eta} s left`;
+    text += ` — ${job.bar.desc} ${job.bar.n}/${job.bar.total}${left}`;
+  }
   $("job-state").textContent = text + (job.error ? " — " + job.error : "");
   $("job-state").dataset.state = job.state;
   $("log").textContent = job.log.join("\n");
