@@ -34,7 +34,7 @@ from videovq.ui.workspace import MASKS, RESULTS, PathEscape, Workspace
 STATIC = Path(__file__).parent / "static"
 DEFAULT_MAX_UPLOAD_MB = 1024
 LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "::1", "[::1]"]
-# Choices the page offers; "membrane" is the fast preset with the generator off (propagation + smooth fill, seconds).
+# Choices the page offers; "membrane" is the fast preset with the generator off (propagation + smooth fill, no model).
 PAGE_PRESETS = {"membrane": ("fast", ["generator=false"]), "fast": ("fast", []), "default": ("default", []),
                 "best": ("best", [])}  # fmt: skip
 
