@@ -62,6 +62,52 @@ def write_clip_with_audio(path: Path, frames: np.ndarray, fps: int = 25, audio: 
     return path
 
 
+def write_phone_clip(
+    path: Path,
+    frames: np.ndarray,
+    *,
+    rotation: int = 0,
+    pts: list[int] | None = None,
+    time_base: Fraction = Fraction(1, 1000),
+    audio: str | None = None,
+    codec: str = "libx264rgb",
+) -> Path:
+    """A clip as phones and editors write them, straight with PyAV: a display-rotation tag (counter-clockwise
+    degrees), explicit frame timestamps `pts` in `time_base` (variable frame rate) and an audio stream of codec
+    `audio` (e.g. "pcm_s16le") covering the video's duration. The default codec is lossless so pixels can be
+    compared exactly."""
+    pts = list(range(0, 40 * len(frames), 40)) if pts is None else pts
+    container = av.open(str(path), mode="w")
+    video = container.add_stream(codec, rate=25)
+    video.width, video.height = frames.shape[2], frames.shape[1]
+    video.pix_fmt = "rgb24" if codec == "libx264rgb" else "yuv420p"
+    video.options = {"qp": "0"} if codec == "libx264rgb" else {}
+    video.time_base = video.codec_context.time_base = time_base
+    if rotation:
+        video.set_display_rotation(rotation)
+    sound = None
+    if audio:
+        sound = container.add_stream(audio, rate=8000)
+        sound.layout = "mono"
+    for frame, t in zip(frames, pts):
+        vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
+        vf.pts = t
+        for packet in video.encode(vf):
+            container.mux(packet)
+    for packet in video.encode():
+        container.mux(packet)
+    if sound is not None:
+        n = int(8000 * float((pts[-1] + 40) * time_base))
+        tone = (3000 * np.sin(np.arange(n) / 3)).astype(np.int16)[None]  # (1, n)
+        fmt = "s16" if audio.startswith("pcm") else sound.codec_context.format.name
+        af = av.AudioFrame.from_ndarray(tone if fmt == "s16" else tone.astype(np.float32) / 32768, format=fmt, layout="mono")
+        af.sample_rate, af.pts = 8000, 0
+        for packet in [*sound.encode(af), *sound.encode()]:
+            container.mux(packet)
+    container.close()
+    return path
+
+
 @pytest.fixture
 def tiny_frames() -> np.ndarray:
     return moving_pattern()

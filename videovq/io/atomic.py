@@ -1,12 +1,15 @@
 """Outputs that never lose data: checked before work starts, written to a temporary sibling, renamed into place.
 
 A crash (even SIGKILL) while writing leaves the previous output, or nothing, at the target path: the partial data
-lives under a hidden `.NAME.partial-PID` sibling that the next run ignores and overwrites.
+lives under a hidden `.NAME.partial-PID-N` sibling that later runs ignore. Two jobs writing one target never mix:
+each writes its own sibling, and the second to finish refuses to replace the first's result unless overwriting.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import itertools
 import os
 import shutil
 import tempfile
@@ -14,6 +17,8 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from videovq.errors import InputError
+
+_serial = itertools.count()  # one process may write the same target twice at once (tests, threads)
 
 
 def check_output_path(output: str | Path, inputs: Iterable[str | Path] = (), overwrite: bool = False) -> Path:
@@ -46,10 +51,23 @@ def check_output_path(output: str | Path, inputs: Iterable[str | Path] = (), ove
     return out
 
 
+def check_distinct_outputs(outputs: dict[str, str | Path | None]) -> None:
+    """Refuse two outputs of one job that are the same file (`{"-o": a, "--side-by-side": b}`): one would
+    silently replace the other."""
+    seen: dict[Path, str] = {}
+    for option, path in outputs.items():
+        if path is None:
+            continue
+        key = Path(path).resolve()
+        if key in seen:
+            raise InputError(f"{path}: {option} and {seen[key]} name the same file; give each output its own path")
+        seen[key] = option
+
+
 def partial_path(target: Path) -> Path:
     """The temporary sibling a target is written to (same folder, so the final rename is atomic)."""
     # Keep the suffix: container formats are chosen from it.
-    return target.with_name(f".{target.stem}.partial-{os.getpid()}{target.suffix}")
+    return target.with_name(f".{target.stem}.partial-{os.getpid()}-{next(_serial)}{target.suffix}")
 
 
 class AtomicOutput:
@@ -60,6 +78,7 @@ class AtomicOutput:
 
     def __init__(self, target: str | Path, overwrite: bool = False):
         self.target = Path(target)
+        self.overwrite = overwrite
         if self.target.exists() and not overwrite:
             raise InputError(f"{self.target}: output already exists; pass --overwrite to replace it")
         self.tmp = partial_path(self.target)
@@ -68,6 +87,8 @@ class AtomicOutput:
     def commit(self) -> Path:
         if not self.tmp.exists():
             raise RuntimeError(f"internal error: nothing was written to {self.tmp}")
+        if not self.overwrite:  # another job may have written the target since this one started
+            return self._commit_new()
         if self.tmp.is_dir() and self.target.exists():
             # Folders cannot be replaced atomically: move the old one aside first, then drop it.
             old = self.target.with_name(f".{self.target.name}.old-{os.getpid()}")
@@ -80,6 +101,37 @@ class AtomicOutput:
 
     def discard(self) -> None:
         _remove(self.tmp)
+
+    def _commit_new(self) -> Path:
+        """Move the result into place only if nothing is there yet (another job may have written it meanwhile)."""
+        try:
+            if self.tmp.is_dir():
+                if self.target.exists():
+                    raise FileExistsError(self.target)
+                os.rename(self.tmp, self.target)  # fails on a non-empty folder that appeared since the check
+            else:
+                self._link_new()
+        except OSError as e:
+            self.discard()
+            if isinstance(e, FileExistsError) or self.target.exists():
+                raise InputError(
+                    f"{self.target}: another job wrote this output while this one ran; kept that one (pass "
+                    "--overwrite to replace it)"
+                ) from None
+            raise
+        return self.target
+
+    def _link_new(self) -> None:
+        try:
+            os.link(self.tmp, self.target)  # atomic, and never replaces an existing file
+        except FileExistsError:
+            raise
+        except OSError as e:  # a file system without hard links: check, then rename
+            if e.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK) or self.target.exists():
+                raise
+            os.replace(self.tmp, self.target)
+            return
+        self.tmp.unlink()
 
 
 @contextlib.contextmanager

@@ -53,6 +53,16 @@ def load_mask(
     return check_mask_size(mask, like, path, resize)
 
 
+def check_fillable(hole: np.ndarray, path: str | Path) -> np.ndarray:
+    """Refuse a hole that covers every pixel of every frame: nothing is left to fill it from."""
+    if hole.size and hole.all():
+        raise InputError(
+            f"{path}: the mask covers every pixel of every frame, so there is nothing to inpaint from; "
+            "the hole must leave some pixels known (non-zero = hole, zero = keep)"
+        )
+    return hole
+
+
 def check_mask_size(mask: np.ndarray, like: VideoInfo, path: str | Path, resize: bool) -> np.ndarray:
     """Refuse (or, with `resize`, fix) a mask whose frame size differs from the video's."""
     h, w = mask.shape[1:]

@@ -109,7 +109,7 @@ def write_masked_preview(
     with open_video(video) as reader:
         mask = dilate_mask(load_mask(mask_path, reader.info, resize=resize_mask), dilate)
         with VideoWriter(
-            output, reader.info.fps, crf=crf, audio_from=video, overwrite=overwrite, inputs=[video, mask_path]
+            output, reader.info.fps, crf=crf, source=video, overwrite=overwrite, inputs=[video, mask_path]
         ) as writer:
             start = 0
             progress = tqdm(total=len(reader), desc="preview", unit="frame")
