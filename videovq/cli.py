@@ -19,6 +19,38 @@ from videovq.errors import InputError
 EXIT_BAD_INPUT = 2
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad option is one line on stderr (naming the option and where the help is), exit code 2."""
+
+    def error(self, message: str):
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}; see {self.prog} --help\n")
+
+
+def _number(kind: type, low: float, high: float, low_open: bool = False, high_open: bool = False):
+    """An argparse `type` that parses `kind` and refuses values outside [low, high] (brackets open where asked)."""
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {'an integer' if kind is int else 'a number'}") from None
+        inside = (value > low if low_open else value >= low) and (value < high if high_open else value <= high)
+        if not inside:  # NaN fails both comparisons
+            lo, hi = "(" if low_open else "[", ")" if high_open else "]"
+            raise argparse.ArgumentTypeError(f"{text} is outside {lo}{low:g}, {high:g}{hi}")
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names the type in its messages
+    return parse
+
+
+SEED = _number(int, 0, 2**32 - 1)  # numpy's seeds are 32-bit
+CRF = _number(int, 0, 51)
+DILATE = _number(int, 0, 512)
+FPS = _number(float, 0, 1000, low_open=True)
+MAX_FRAMES = 100_000
+
+
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
     """Show every option's default, keep paragraph breaks in descriptions.
 
@@ -32,7 +64,7 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescrip
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="videovq",
         description="Video inpainting and video generation in learned latent spaces.",
         formatter_class=_HelpFormatter,
@@ -75,7 +107,7 @@ def _add_demo(sub) -> None:
     )
     p.add_argument("--out-dir", type=Path, default=Path("videovq-demo"), help="folder for the outputs")
     p.add_argument("--mask-kind", default="strokes", choices=["strokes", "blobs", "boxes"], help="mask shape")
-    p.add_argument("--seed", type=int, default=0, help="seed of the mask and of the inpainting")
+    p.add_argument("--seed", type=SEED, default=0, help="seed of the mask and of the inpainting")
     p.add_argument("--preset", default="fast", choices=PRESET_NAMES, help="speed/quality trade-off")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--tokenizer", type=Path, help="general tokenizer folder (default: the shipped one)")
@@ -87,8 +119,9 @@ def _add_demo(sub) -> None:
 def _run_demo(args) -> int:
     from videovq.demo import run_demo
 
+    device = _device(args.device)
     out = run_demo(
-        args.out_dir, args.seed, args.mask_kind, args.preset, args.overwrite, args.tokenizer, args.set, args.device
+        args.out_dir, args.seed, args.mask_kind, args.preset, args.overwrite, args.tokenizer, args.set, device
     )
     print(
         f"hole: {out.hole_fraction:.1%} of the pixels ({args.mask_kind}, seed {args.seed}); "
@@ -128,17 +161,19 @@ def _add_inpaint_options(p: argparse.ArgumentParser) -> None:
 
     p.add_argument("--mask", type=Path, help="mask video, frame folder or image; non-zero = hole")
     p.add_argument("--preset", default="default", choices=PRESET_NAMES, help="speed/quality trade-off")
-    p.add_argument("--dilate", type=int, default=0, help="grow the hole by this many pixels")
+    p.add_argument("--dilate", type=DILATE, default=0, help="grow the hole by this many pixels")
     p.add_argument("--resize-mask", action="store_true", help="resize a mask of another size to the video's")
-    p.add_argument("--max-side", type=int, help="work at most at this long side (default: the preset's)")
+    p.add_argument(
+        "--max-side", type=_number(int, 8, 16384), help="work at most at this long side (default: the preset's)"
+    )
     p.add_argument("--side-by-side", type=Path, help="also write 'input + mask | result' to this video")
     p.add_argument("--workdir", type=Path, help="keep finished stages here (default: beside the output, removed at the end)")
     p.add_argument("--resume", action="store_true", help="continue a killed job from its finished stages")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
-    p.add_argument("--seed", type=int, default=0, help="random seed: same inputs and seed give the same output")
+    p.add_argument("--seed", type=SEED, default=0, help="random seed: same inputs and seed give the same output")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--tokenizer", type=Path, help="general tokenizer folder (default: the shipped one)")
-    p.add_argument("--crf", type=int, default=18, help="H.264 quality of .mp4 outputs (0-51, lower is better)")
+    p.add_argument("--crf", type=CRF, default=18, help="H.264 quality of .mp4 outputs (0-51, lower is better)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a preset field")
 
 
@@ -174,7 +209,7 @@ def _run_inpaint(args) -> int:
         resume=args.resume,
         overwrite=args.overwrite,
         seed=args.seed,
-        device=args.device,
+        device=_device(args.device),
         tokenizer=args.tokenizer,
         crf=args.crf,
     )
@@ -252,7 +287,7 @@ def _run_evaluate(args) -> int:
     metrics = parse_metrics(args.metrics)
     if args.json is not None:
         check_output_path(args.json, inputs=[args.pred, args.ref], overwrite=args.overwrite)
-    report = evaluate(args.pred, args.ref, args.mask, metrics, i3d=args.i3d, device=args.device)
+    report = evaluate(args.pred, args.ref, args.mask, metrics, i3d=args.i3d, device=_device(args.device))
     if int(os.environ.get("RANK", "0")) != 0:  # under accelerate launch only the main process reports
         return 0
     print(report.table())
@@ -361,7 +396,11 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--run-dir", type=Path, required=True, help="folder for checkpoints, logs and the final model")
     p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --run-dir")
     p.add_argument("--overwrite", action="store_true", help="delete an existing run in --run-dir first")
-    p.add_argument("--time-limit", type=float, help="stop with a checkpoint after this many minutes")
+    p.add_argument(
+        "--time-limit",
+        type=_number(float, 0, 10**6, low_open=True),
+        help="stop with a checkpoint after this many minutes",
+    )
     p.add_argument("--cpu", action="store_true", help="train on the CPU even if a GPU is visible")
 
 
@@ -381,10 +420,42 @@ def _train(args, config_class, trainer, what: str = "model") -> int:
     from videovq.config import load_config
 
     config = load_config(config_class, args.config, args.set)
-    final = trainer(config, args.data, args.run_dir, args.resume, args.overwrite, args.time_limit, args.cpu)
+    final = _train_in_run_dir(args, lambda: trainer(
+        config, args.data, args.run_dir, args.resume, args.overwrite, args.time_limit, args.cpu
+    ))  # fmt: skip
     if int(os.environ.get("RANK", "0")) == 0:  # one line, not one per process under accelerate launch
         print(f"{what}: {final}" if final.exists() else f"stopped early; continue with --resume (run: {args.run_dir})")
     return 0
+
+
+def _train_in_run_dir(args, train):
+    """Run `train()` so that bad input loses nothing: a run folder this call created is removed again, and a run
+    that `--overwrite` replaces is kept aside until the new one has run (restored on bad input before its first
+    checkpoint)."""
+    import shutil
+
+    run: Path = args.run_dir
+    main_process = int(os.environ.get("RANK", "0")) == 0
+    was_folder = run.is_dir()
+    existed = was_folder and any(run.iterdir())
+    aside = run.with_name(f".{run.name}.replaced-{os.getpid()}")
+    if existed and args.overwrite and not args.resume and main_process:
+        os.replace(run, aside)  # the trainer then starts in an empty folder
+    try:
+        final = train()
+    except InputError:
+        started = (run / "checkpoints" / "latest").exists()  # a run with a checkpoint is resumable: keep it
+        if main_process and not started and (not existed or aside.exists()):
+            shutil.rmtree(run, ignore_errors=True)
+            if aside.exists():
+                os.replace(aside, run)
+            elif was_folder:  # the user's own empty folder stays
+                run.mkdir(exist_ok=True)
+        raise
+    finally:
+        if main_process and aside.exists():  # the new run got going: the old one is replaced, as asked
+            shutil.rmtree(aside)
+    return final
 
 
 def _run_train_image_autoencoder(args) -> int:
@@ -439,20 +510,26 @@ def _add_generate(sub) -> None:
     )
     p.add_argument("--model", type=Path, help="video LDM folder (RUN/model of `videovq train vldm`); default: shipped")
     p.add_argument("--image-model", help="image LDM diffusers folder; default: the one the model was trained on")
-    p.add_argument("--frames", type=int, default=16, help="frames to generate")
-    p.add_argument("--steps", type=int, default=50, help="DDIM steps per chunk")
+    p.add_argument("--frames", type=_number(int, 1, MAX_FRAMES), default=16, help="frames to generate")
+    p.add_argument("--steps", type=_number(int, 1, 1000), default=50, help="DDIM steps per chunk")
     p.add_argument("--context", type=Path, help="video whose first frames the output continues")
-    p.add_argument("--context-frames", type=int, default=2, help="frames each new chunk is conditioned on")
-    p.add_argument("--chunk-frames", type=int, help="frames denoised together per chunk; default: the model's")
     p.add_argument(
-        "--noise-correlation", type=float, default=None,
+        "--context-frames", type=_number(int, 1, 1000), default=2, help="frames each new chunk is conditioned on"
+    )
+    p.add_argument(
+        "--chunk-frames", type=_number(int, 1, 1000), help="frames denoised together per chunk; default: the model's"
+    )
+    p.add_argument(
+        "--noise-correlation", type=_number(float, 0, 1, high_open=True), default=None,
         help="share of the starting noise all frames have in common, in [0, 1); default: what the model trained with",
     )
     p.add_argument("--prompt", help="text prompt (text-conditioned image models only)")
-    p.add_argument("--guidance", type=float, default=7.5, help="classifier-free guidance scale for --prompt")
+    p.add_argument(
+        "--guidance", type=_number(float, 0, 100), default=7.5, help="classifier-free guidance scale for --prompt"
+    )
     p.add_argument("--independent-frames", action="store_true", help="baseline: sample every frame independently")
-    p.add_argument("--seed", type=int, default=0, help="seed of all noise")
-    p.add_argument("--fps", type=float, default=8.0, help="frame rate of the output")
+    p.add_argument("--seed", type=SEED, default=0, help="seed of all noise")
+    p.add_argument("--fps", type=FPS, default=8.0, help="frame rate of the output")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("-o", "--output", type=Path, required=True, help="output video (.mp4, .mkv or a folder)")
     p.add_argument("--contact-sheet", type=Path, help="also write a PNG of evenly spaced frames here")
@@ -468,12 +545,11 @@ def _run_generate(args) -> int:
     from videovq.vldm.video_ldm import load_video_ldm
     from videovq.weights import vldm_path
 
-    if args.frames < 1 or args.steps < 1:
-        raise InputError(f"--frames {args.frames} and --steps {args.steps} must be at least 1")
+    device = _device(args.device)
     for path in (args.output, args.contact_sheet):
         if path is not None:
             check_output_path(path, [args.context] if args.context else [], args.overwrite)
-    vldm = load_video_ldm(args.model or vldm_path(), args.image_model, _device(args.device))
+    vldm = load_video_ldm(args.model or vldm_path(), args.image_model, device)
     context = None
     if args.context is not None:
         context = read_video(args.context).frames[: args.context_frames]
@@ -489,11 +565,25 @@ def _run_generate(args) -> int:
 
 
 def _device(name: str) -> str:
+    """The torch device a `--device` value names, refused in one line when this machine cannot use it."""
     import torch
 
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise InputError(f"--device {name}: no CUDA GPU is visible to torch here; use --device cpu")
-    return name
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise InputError(f"--device {name}: not a torch device; use cpu, cuda or cuda:N") from None
+    if device.type == "cpu":
+        return name
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise InputError(f"--device {name}: no CUDA GPU is visible to torch here; use --device cpu")
+        if device.index is not None and device.index >= count:
+            raise InputError(f"--device {name}: only {count} CUDA GPU(s) are visible (cuda:0..cuda:{count - 1})")
+        return name
+    if device.type == "mps" and torch.backends.mps.is_available():
+        return name
+    raise InputError(f"--device {name}: videovq runs on cpu or cuda, and torch here has no {device.type}; use cpu")
 
 
 # -- preview --------------------------------------------------------------------------------------------------------
@@ -501,9 +591,9 @@ def _add_preview(sub) -> None:
     p = _subparser(sub, "preview", "write a video with its mask tinted in, to check a mask before a long job")
     p.add_argument("video", type=Path, metavar="VIDEO", help="video file or frame folder")
     p.add_argument("--mask", type=Path, required=True, help="mask video, frame folder, or one image for all frames")
-    p.add_argument("--dilate", type=int, default=0, help="grow the holes by this many pixels")
+    p.add_argument("--dilate", type=DILATE, default=0, help="grow the holes by this many pixels")
     p.add_argument("--resize-mask", action="store_true", help="resize a mask of another size to the video's")
-    p.add_argument("--crf", type=int, default=18, help="H.264 quality of an .mp4 output (0-51, lower is better)")
+    p.add_argument("--crf", type=CRF, default=18, help="H.264 quality of an .mp4 output (0-51, lower is better)")
     p.add_argument("-o", "--output", type=Path, required=True, help="output video (.mp4, .mkv or a folder)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
     p.set_defaults(func=_run_preview)
@@ -582,11 +672,11 @@ def _add_mask(sub) -> None:
     )
     make.add_argument("--kind", default="strokes", choices=["strokes", "blobs", "boxes"], help="mask shape")
     make.add_argument("--like", type=Path, help="video whose frame count, size and fps the mask takes")
-    make.add_argument("--frames", type=int, help="frame count (instead of --like)")
+    make.add_argument("--frames", type=_number(int, 1, MAX_FRAMES), help="frame count (instead of --like)")
     make.add_argument("--size", help="WIDTHxHEIGHT (instead of --like), e.g. 432x240")
-    make.add_argument("--fps", type=float, default=25.0, help="frame rate when not taken from --like")
-    make.add_argument("--seed", type=int, default=0, help="random seed")
-    make.add_argument("--dilate", type=int, default=0, help="grow the holes by this many pixels")
+    make.add_argument("--fps", type=FPS, default=25.0, help="frame rate when not taken from --like")
+    make.add_argument("--seed", type=SEED, default=0, help="random seed")
+    make.add_argument("--dilate", type=DILATE, default=0, help="grow the holes by this many pixels")
     make.add_argument("-o", "--output", type=Path, required=True, help="output: .mkv, .mp4 or a folder for PNGs")
     make.add_argument("--overwrite", action="store_true", help="replace an existing output")
     make.set_defaults(func=_run_mask_make)
@@ -726,16 +816,21 @@ def _run_ui(args) -> int:
 
 
 # -- entry point ----------------------------------------------------------------------------------------------------
-def _one_line_warning(message, category, filename, lineno, line=None) -> str:
-    return f"videovq: warning: {message}\n"
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"videovq: warning: {message}", file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     debug = getattr(args, "debug", False)
-    if not debug:  # users read warnings, not the line of our code that raised them
-        warnings.formatwarning = _one_line_warning
+    with warnings.catch_warnings():
+        if not debug:  # users read warnings, not the line of our code that raised them
+            warnings.showwarning = _one_line_warning
+        return _run(args, debug)
+
+
+def _run(args, debug: bool) -> int:
     try:
         return args.func(args)
     except InputError as e:

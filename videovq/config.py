@@ -1,13 +1,15 @@
 """Typed configs: a YAML file fills a dataclass, `--set a.b=value` overrides any field.
 
 Unknown keys are errors that name the closest valid key, and values are checked against the field's type, so a
-typo in a config never silently falls back to a default.
+typo in a config never silently falls back to a default. Each config dataclass checks its value ranges in its
+`__post_init__` with `check_ranges`, so a bad number is refused when the config is built, before any work.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import types
 import typing
 from pathlib import Path
@@ -31,22 +33,78 @@ def load_config(cls: type[T], path: str | Path | None = None, overrides: Sequenc
     data: dict[str, Any] = {}
     source = "defaults"
     if path is not None:
-        path = Path(path)
         source = str(path)
-        if not path.exists():
-            raise InputError(f"{path}: no such config file; see configs/ for examples")
-        try:
-            data = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as e:
-            raise InputError(f"{path}: invalid YAML ({str(e).splitlines()[0]}); fix the syntax") from None
-        if not isinstance(data, dict):
-            raise InputError(f"{path}: a config must be a mapping of keys to values")
+        data = read_yaml(path, "config file; see configs/ for examples")
     for item in overrides:
         key, sep, raw = item.partition("=")
         if not sep or not key:
             raise InputError(f"--set {item}: write overrides as key.sub=value")
         _set_nested(data, key.strip().split("."), yaml.safe_load(raw) if raw.strip() else "")
     return _build(cls, data, prefix="", source=source)
+
+
+def read_yaml(path: str | Path, what: str = "YAML file") -> dict[str, Any]:
+    """A YAML mapping from a file, or `InputError` naming the file when it is missing, binary or not a mapping."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such {what}" if not path.exists() else f"{path}: is a folder, not a {what}")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not a text file (binary data); pass a YAML {what}") from None
+    except yaml.YAMLError as e:
+        raise InputError(f"{path}: invalid YAML ({str(e).splitlines()[0]}); fix the syntax") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: a config must be a mapping of keys to values")
+    return data
+
+
+@dataclasses.dataclass(frozen=True)
+class Range:
+    """Allowed values of a number: `low <= x <= high` (strict where `*_open`); None = unbounded."""
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+
+    def __contains__(self, x: float) -> bool:
+        if isinstance(x, float) and not math.isfinite(x):
+            return False
+        if self.low is not None and (x <= self.low if self.low_open else x < self.low):
+            return False
+        return self.high is None or (x < self.high if self.high_open else x <= self.high)
+
+    def __str__(self) -> str:
+        low = "" if self.low is None else f"{'>' if self.low_open else '>='} {self.low:g}"
+        high = "" if self.high is None else f"{'<' if self.high_open else '<='} {self.high:g}"
+        return " and ".join(p for p in (low, high) if p) or "finite"
+
+
+AT_LEAST_ONE = Range(1)
+NON_NEGATIVE = Range(0)
+POSITIVE = Range(0, low_open=True)
+FRACTION = Range(0, 1)
+
+
+class ConfigRangeError(InputError):
+    """A config field outside its range; `_build` adds the file and the section path to the message."""
+
+    def __init__(self, name: str, value: Any, allowed: Range | str):
+        self.name, self.value, self.allowed = name, value, allowed
+        super().__init__(f"'{name}' is {value!r}; it must be {allowed}")
+
+
+def check_ranges(config: Any, **ranges: Range) -> None:
+    """Raise `ConfigRangeError` for the first field of `config` outside its range (None values and lists' items
+    are checked too; None is allowed where the field's type allows it)."""
+    for name, allowed in ranges.items():
+        value = getattr(config, name)
+        for item in value if isinstance(value, (list, tuple)) else [value]:
+            if item is not None and item not in allowed:
+                raise ConfigRangeError(name, item, allowed)
 
 
 def apply_overrides(config: T, overrides: Sequence[str], source: str = "--set") -> T:
@@ -98,7 +156,10 @@ def _build(cls: type, data: dict[str, Any], prefix: str, source: str):
             # `optim:` defaults differ from OptimConfig's), not those of the section's class.
             value = _merged(config_to_dict(default()), value)
         kwargs[name] = _coerce(hints[name], value, f"{prefix}{name}", source)
-    return cls(**kwargs)
+    try:
+        return cls(**kwargs)
+    except ConfigRangeError as e:  # name the section path and where the value came from
+        raise InputError(f"{source}: '{prefix}{e.name}' is {e.value!r}; it must be {e.allowed}") from None
 
 
 def _merged(base: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:

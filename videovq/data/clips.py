@@ -35,6 +35,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from videovq.config import AT_LEAST_ONE, FRACTION, NON_NEGATIVE, Range, check_ranges
 from videovq.data import sample_video_path
 from videovq.data.procedural import _options as _procedural_options
 from videovq.data.procedural import procedural_clip
@@ -470,6 +471,10 @@ class VideoDataConfig:
     procedural_weight: float = 0.5
     held_out_frames: int = 16
     strides: list[int] = field(default_factory=lambda: [1, 2])
+
+    def __post_init__(self):
+        check_ranges(self, size=Range(8, 4096), clip_len=AT_LEAST_ONE, procedural_weight=FRACTION)
+        check_ranges(self, held_out_frames=NON_NEGATIVE, strides=AT_LEAST_ONE)
 
 
 def make_sampler(config: VideoDataConfig, data: Sequence[str | Path]) -> ClipSampler:

@@ -86,6 +86,14 @@ def read_manifest(path: str | Path) -> list[ManifestRow]:
         if key in outputs:
             raise InputError(f"{path}:{row.line}: output {row.output} is also the output of line {outputs[key]}")
         outputs[key] = row.line
+    for row in rows:  # rows run in any order, on any process: one must not read what another writes
+        for column, value in (("video", row.video), ("mask", row.mask)):
+            other = outputs.get(value.resolve())
+            if other is not None:
+                raise InputError(
+                    f"{path}:{row.line}: {column} {value} is the output of line {other}; run that row first in its "
+                    "own manifest, or read another file"
+                )
     if not rows:
         raise InputError(f"{path}: the manifest has no rows")
     return rows

@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from videovq.config import AT_LEAST_ONE, FRACTION, NON_NEGATIVE, POSITIVE, check_ranges
 from videovq.inpaint.transformer import TokenTransformer, TransformerConfig
 from videovq.io.mask_shapes import random_mask_like
 from videovq.lr_schedule import warmup_cosine
@@ -45,6 +46,10 @@ class TransformerFitConfig:
     weight_decay: float = 0.01
     scatter: float = 0.3
     hole_shaped: float = 0.0
+
+    def __post_init__(self):
+        check_ranges(self, steps=AT_LEAST_ONE, batch_size=AT_LEAST_ONE, window_frames=AT_LEAST_ONE, lr=POSITIVE)
+        check_ranges(self, weight_decay=NON_NEGATIVE, scatter=FRACTION, hole_shaped=FRACTION)
 
 
 class FittedTransformer(NamedTuple):

@@ -93,7 +93,7 @@ def inpaint_frames(
     if not config.generator:  # ablation: the smooth membrane of the surroundings, no model
         with _stage(result, "membrane", log, "membrane fill of what propagation left (no generator)"):
             membrane = match_boundary(filled, remaining, np.zeros_like(filled))
-            result.frames = composite(filled, remaining, membrane, in_place=True)
+            result.frames = _copy_into_blind_frames(composite(filled, remaining, membrane, in_place=True), remaining)
         return result
 
     # 2. Work at a resolution the models can afford; the fill is upscaled and composited at full size below.
@@ -187,6 +187,18 @@ class _stage:
     def __exit__(self, *exc):
         self.result.seconds[self.name] = time.perf_counter() - self.start
         return False
+
+
+def _copy_into_blind_frames(frames: np.ndarray, remaining: np.ndarray) -> np.ndarray:
+    """Frames with no known pixel left have no boundary for a membrane (it would be black): show the nearest frame
+    that has one instead."""
+    blind = remaining.all(axis=(1, 2))
+    if blind.all():
+        raise InputError("every pixel of every frame is in the hole: there is nothing to inpaint from")
+    seen = np.nonzero(~blind)[0]
+    for t in np.nonzero(blind)[0]:
+        frames[t] = frames[seen[np.abs(seen - t).argmin()]]
+    return frames
 
 
 def _to_working_size(frames: np.ndarray, hole: np.ndarray, max_side: int | None) -> tuple[np.ndarray, np.ndarray]:
@@ -311,8 +323,8 @@ def inpaint_video(
         tokenizer: general tokenizer folder (default: the shipped one).
         crf: H.264 quality of mp4 outputs.
     """
-    from videovq.io.atomic import check_output_path
-    from videovq.io.masks import dilate_mask, load_mask
+    from videovq.io.atomic import check_distinct_outputs, check_output_path
+    from videovq.io.masks import check_fillable, dilate_mask, load_mask
     from videovq.io.preview import overlay_mask
     from videovq.io.preview import side_by_side as stack_side_by_side
     from videovq.io.video import VideoWriter, open_video
@@ -323,6 +335,7 @@ def inpaint_video(
     check_output_path(output, inputs=[video, mask], overwrite=overwrite)
     if side_by_side is not None:
         check_output_path(side_by_side, inputs=[video, mask], overwrite=overwrite)
+        check_distinct_outputs({"-o": output, "--side-by-side": side_by_side})
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise InputError(f"--device {device}: no CUDA device is visible; use --device cpu")
     tokenizer = Path(tokenizer) if tokenizer else tokenizer_path()
@@ -331,7 +344,7 @@ def inpaint_video(
     # Load video and mask (the mask is checked against the video before any work).
     with open_video(video) as reader:
         info = reader.info
-        hole = dilate_mask(load_mask(mask, info, resize=resize_mask), dilate)
+        hole = check_fillable(dilate_mask(load_mask(mask, info, resize=resize_mask), dilate), mask)
         frames = reader.read_all()
     log(f"{info.describe()}; hole {hole.mean():.1%} of the pixels")
 
@@ -350,10 +363,19 @@ def inpaint_video(
         },
         resume,
     )
-    result = inpaint_frames(frames, hole, general, config, seed=seed, device=device, store=store, log=log)
-
-    with VideoWriter(output, info.fps, crf=crf, audio_from=video, overwrite=overwrite, inputs=[video, mask]) as writer:
-        writer.write(result.frames)
+    try:
+        result = inpaint_frames(frames, hole, general, config, seed=seed, device=device, store=store, log=log)
+        with VideoWriter(
+            output, info.fps, crf=crf, source=video, exact=True, overwrite=overwrite, inputs=[video, mask]
+        ) as writer:
+            writer.write(result.frames)
+    except InputError:  # bad input cannot be resumed: leave no work folder behind (a kill keeps it for --resume)
+        if workdir is None:
+            shutil.rmtree(work, ignore_errors=True)
+        raise
+    except OSError as e:  # disk full, or the drive went away: the finished stages are kept for --resume
+        where = e.filename or output
+        raise InputError(f"{where}: {e.strerror or e}; free space and rerun with --resume to continue") from None
     if side_by_side is not None:
         with VideoWriter(side_by_side, info.fps, crf=crf, overwrite=overwrite, inputs=[video, mask]) as writer:
             for s in range(0, info.num_frames, 32):  # in chunks: the panels are twice the video's width

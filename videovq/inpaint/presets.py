@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
+from videovq.config import AT_LEAST_ONE, NON_NEGATIVE, ConfigRangeError, Range, check_ranges
 from videovq.errors import InputError
 from videovq.inpaint.fit import TransformerFitConfig
 from videovq.inpaint.transformer import TransformerConfig
@@ -59,6 +60,13 @@ class InpaintConfig:
     overlap: int = 4
     feather: int = 0
     match_boundary: bool = True
+
+    def __post_init__(self):
+        side = Range(8, 16384)
+        check_ranges(self, max_side=side, flow_max_side=side, decode_steps=AT_LEAST_ONE, window=AT_LEAST_ONE)
+        check_ranges(self, temperature=Range(0, 100), overlap=NON_NEGATIVE, feather=Range(0, 256))
+        if self.overlap >= self.window:
+            raise ConfigRangeError("overlap", self.overlap, f"smaller than window ({self.window})")
 
 
 PRESET_NAMES = ("fast", "default", "best")

@@ -15,6 +15,7 @@ import torch
 from einops import rearrange
 from torch import nn
 
+from videovq.config import AT_LEAST_ONE, NON_NEGATIVE, POSITIVE, ConfigRangeError, Range, check_ranges
 from videovq.modules.attention import MultiHeadAttention
 from videovq.modules.temporal import band_mask, sinusoidal_embedding
 
@@ -38,6 +39,12 @@ class TransformerConfig:
     mlp_ratio: float = 4.0
     dropout: float = 0.1
     temporal_window: int = 0
+
+    def __post_init__(self):
+        check_ranges(self, dim=AT_LEAST_ONE, depth=AT_LEAST_ONE, heads=AT_LEAST_ONE, mlp_ratio=POSITIVE)
+        check_ranges(self, dropout=Range(0, 1, high_open=True), temporal_window=NON_NEGATIVE)
+        if self.dim % self.heads:
+            raise ConfigRangeError("dim", self.dim, f"a multiple of heads ({self.heads})")
 
 
 class FactorisedBlock(nn.Module):

@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import yaml
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from videovq.config import config_from_dict, dump_config
+from videovq.config import config_from_dict, dump_config, read_yaml
 from videovq.errors import InputError
 from videovq.io.atomic import atomic_output, write_bytes_atomic
 
@@ -40,13 +40,25 @@ def save_weights(path: str | Path, model: torch.nn.Module, config: Any, half: bo
 def load_weights(model: torch.nn.Module, path: str | Path, strict: bool = True) -> list[str]:
     """Load a safetensors file into `model`; strict unless asked, and then returns what was skipped."""
     path = Path(path)
-    if not path.exists():
+    if not path.is_file():
         raise InputError(f"{path}: no such weights file; check the path or train the model first")
-    state = load_file(str(path))
+    state = read_safetensors(path)
     own = model.state_dict()
     state = {k: v.to(own[k].dtype) if k in own else v for k, v in state.items()}  # fp16 files load into fp32
     result = model.load_state_dict(state, strict=strict)
     return [*result.missing_keys, *result.unexpected_keys]
+
+
+def read_safetensors(path: str | Path) -> dict[str, torch.Tensor]:
+    """The tensors of a .safetensors file; anything else (a pickle, a .pt, random bytes) is refused unread, so no
+    pickle is ever executed."""
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as e:
+        raise InputError(
+            f"{path}: not a safetensors weights file ({str(e).splitlines()[0][:80]}); pass a model folder with "
+            "model.safetensors + config.yaml (pickles and .pt files are never loaded)"
+        ) from None
 
 
 def read_config(cls: type, folder_or_file: str | Path, section: str | None = None):
@@ -61,7 +73,7 @@ def read_config(cls: type, folder_or_file: str | Path, section: str | None = Non
         path = path.with_name("config.yaml")
     if not path.exists():
         raise InputError(f"{path}: no config.yaml beside the weights; it is needed to rebuild the model")
-    data = yaml.safe_load(path.read_text()) or {}
+    data = read_yaml(path, "model config (config.yaml)")
     if section is not None and isinstance(data.get(section), dict):
         data = data[section]
     return config_from_dict(cls, data, source=str(path))

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
 
+from videovq.errors import InputError
 from videovq.tokenizer.aggregation import ResidualTemporalAggregation
 from videovq.tokenizer.quantizer import VectorQuantizer
 
@@ -243,6 +244,13 @@ def load_tokenizer(path: str | Path, device: str | torch.device = "cpu") -> VQAu
     from videovq.io.weights import load_weights, read_config
 
     path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: no such tokenizer file or folder; check the --tokenizer path")
+    if path.is_file() and path.suffix != ".safetensors":  # a .pt/.ckpt would need unpickling: never done
+        raise InputError(
+            f"{path}: not a tokenizer (pickles and .pt files are never loaded); pass a model folder "
+            "(model.safetensors + config.yaml) or its .safetensors file"
+        )
     weights = path / "model.safetensors" if path.is_dir() else path
     model = VQAutoencoder(read_config(AutoencoderConfig, path, section="model"))
     load_weights(model, weights, strict=True)

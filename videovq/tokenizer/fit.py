@@ -17,6 +17,8 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from videovq.config import AT_LEAST_ONE, FRACTION, NON_NEGATIVE, POSITIVE, Range, check_ranges
+from videovq.errors import InputError
 from videovq.io.tensors import uint8_to_video, video_to_uint8
 from videovq.tokenizer.autoencoder import VQAutoencoder
 from videovq.tokenizer.codebook import VideoCodebook
@@ -51,6 +53,11 @@ class VideoFitConfig:
     max_codes: int | None = 256
     min_valid: float = 0.3
     loss: LossWeights = field(default_factory=LossWeights)
+
+    def __post_init__(self):
+        check_ranges(self, steps=NON_NEGATIVE, batch_size=AT_LEAST_ONE, clip_len=AT_LEAST_ONE, crop=Range(8))
+        check_ranges(self, lr=POSITIVE, refresh_every=AT_LEAST_ONE, min_count=NON_NEGATIVE, max_codes=AT_LEAST_ONE)
+        check_ranges(self, min_valid=FRACTION)
 
 
 class FittedTokenizer(NamedTuple):
@@ -148,7 +155,10 @@ def fit_video_tokenizer(
     if frames.shape[:3] != hole.shape:
         raise ValueError(f"frames {frames.shape[:3]} and hole {hole.shape} must have the same (T, H, W)")
     if hole.all():
-        raise ValueError("every pixel is in the hole: there is nothing to fit the tokenizer on")
+        raise InputError(
+            "at the working resolution every pixel is in the hole, so there is nothing to fit the tokenizer on; "
+            "use a smaller mask or a larger max_side"
+        )
     started = time.time()
     model = copy.deepcopy(general).to(device).train()
     f = model.downsample

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from videovq.config import AT_LEAST_ONE, FRACTION, NON_NEGATIVE, POSITIVE, Range, check_ranges
 from videovq.lr_schedule import warmup_cosine
 
 
@@ -34,6 +35,10 @@ class RunConfig:
     checkpoint_every: int = 250
     keep_checkpoints: int = 2
     log_every: int = 25
+
+    def __post_init__(self):
+        check_ranges(self, steps=AT_LEAST_ONE, seed=Range(0, 2**32 - 1), checkpoint_every=AT_LEAST_ONE)
+        check_ranges(self, keep_checkpoints=AT_LEAST_ONE, log_every=AT_LEAST_ONE)
 
 
 @dataclass
@@ -59,6 +64,11 @@ class OptimConfig:
     grad_clip: float = 1.0
     batch_size: int = 4
     grad_accum: int = 1
+
+    def __post_init__(self):
+        check_ranges(self, lr=POSITIVE, betas=Range(0, 1, high_open=True), weight_decay=NON_NEGATIVE)
+        check_ranges(self, warmup_steps=NON_NEGATIVE, min_lr_ratio=FRACTION, grad_clip=NON_NEGATIVE)
+        check_ranges(self, batch_size=AT_LEAST_ONE, grad_accum=AT_LEAST_ONE)
 
 
 @dataclass
