@@ -19,7 +19,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import av
 import numpy as np
 import pytest
 import torch
@@ -211,6 +210,7 @@ TRAINERS = {
     "vldm": ["--config", "{vldm_configs}/tiny_vldm.yaml"],
     "decoder": ["--config", "{vldm_configs}/tiny_decoder.yaml"],
     "image-ldm": ["--config", "{vldm_configs}/tiny_image_ldm.yaml", "--set", "autoencoder={empty_dir}"],
+    "prior": ["--config", "{vldm_configs}/../prior/tiny.yaml", "--set", "tokenizer={tokenizer}"],
 }
 for name, config in TRAINERS.items():
     train = ["train", name, *config, "--run-dir", "{out}"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import errno
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -238,8 +239,9 @@ def _fit_tokenizer(general, frames, hole, config: InpaintConfig, seed, device, s
     if not config.refine_codebook:  # ablation: the whole general codebank
         size = general.quantizer.codebook_size
         codebook = VideoCodebook(torch.arange(size), torch.ones(size, dtype=torch.long), size)
-    store.save_model("tokenizer", model)
+    # The codebook first: "tokenizer" is what marks the stage finished, so a kill between the two redoes it.
     store.save_tensors("codebook", global_ids=codebook.global_ids, counts=codebook.counts)
+    store.save_model("tokenizer", model)
     return FittedTokenizer(model, codebook, fitted.seconds, fitted.losses)
 
 
@@ -373,7 +375,9 @@ def inpaint_video(
         if workdir is None:
             shutil.rmtree(work, ignore_errors=True)
         raise
-    except OSError as e:  # disk full, or the drive went away: the finished stages are kept for --resume
+    except OSError as e:  # disk full: the finished stages are kept for --resume
+        if e.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
         where = e.filename or output
         raise InputError(f"{where}: {e.strerror or e}; free space and rerun with --resume to continue") from None
     if side_by_side is not None:
