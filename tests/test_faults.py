@@ -75,6 +75,7 @@ def inputs(tmp_path_factory, tiny_tokenizer_dir) -> dict[str, Path]:
     for t, frame in enumerate(frames):
         Image.fromarray(np.dstack([frame, np.full((H, W), 200, np.uint8)]), "RGBA").save(rgba / f"{t:03d}.png")
     paths["rgba"] = rgba
+    paths["ten_bit"] = _ten_bit_clip(root / "ten_bit.mkv", frames)
     pickle = root / "weights.pt"
     torch.save({"weight": torch.zeros(2)}, pickle)
     paths["pickle"] = pickle
@@ -93,6 +94,22 @@ def inputs(tmp_path_factory, tiny_tokenizer_dir) -> dict[str, Path]:
     paths["corrupt_dir"].mkdir()
     (paths["corrupt_dir"] / "000.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
     return paths
+
+
+def _ten_bit_clip(path: Path, frames: np.ndarray) -> Path:
+    import av
+
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("ffv1", rate=25)
+        stream.width, stream.height, stream.pix_fmt = W, H, "yuv420p10le"
+        for t, frame in enumerate(frames):
+            vf = av.VideoFrame.from_ndarray(frame, format="rgb24").reformat(format="yuv420p10le")
+            vf.pts = t
+            for packet in stream.encode(vf):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
 
 
 def tree_hashes(paths) -> dict[str, str]:
@@ -201,6 +218,20 @@ REFUSED = {
     "preview-corrupt-frames": Case(["preview", "{corrupt_dir}", "--mask", "{mask}", "-o", "{out}.mp4"], ["000.png"]),
     "info-corrupt": Case(["info", "{corrupt}"], ["corrupt.mp4"]),
     "info-folder-corrupt": Case(["info", "{corrupt_dir}"], ["000.png"]),
+    "mask-box-bad-rect": Case(["mask", "box", "--rect", "1,2,3", "--like", "{clip}", "-o", "{out}.mkv"], ["--rect"]),
+    "mask-box-dilate": Case(["mask", "box", "--rect", "1,2,3,4", "--like", "{clip}", "--dilate", "-1", "-o", "{out}.mkv"],
+                            ["--dilate"]),  # fmt: skip
+    "mask-track-frame": Case(["mask", "track", "{clip}", "--box", "1,1,4,4", "--frame", "99", "-o", "{out}.mkv"],
+                             ["99"]),  # fmt: skip
+    # benchmark, ui, data
+    "benchmark-no-data": Case(["benchmark", "{empty_dir}", "--masks", "generate:strokes", "--json", "{out}.json",
+                               "--no-vfid"], ["empty", "JPEGImages"]),  # fmt: skip
+    "benchmark-device": Case(["benchmark", "{empty_dir}", "--masks", "generate:strokes", "--json", "{out}.json",
+                              "--device", "tpu"], ["--device tpu"]),  # fmt: skip
+    "ui-port": Case(["ui", "--port", "70000", "--workdir", "{out}"], ["--port", "70000"]),
+    "ui-device": Case(["ui", "--device", "tpu", "--workdir", "{out}"], ["--device tpu"]),
+    "ui-upload-limit": Case(["ui", "--max-upload-mb", "0", "--workdir", "{out}"], ["--max-upload-mb"]),
+    "data-corpus-frames": Case(["data", "corpus", "{out}", "--frames", "0"], ["--frames"]),
     "no-command": Case([], ["COMMAND"]),
     "unknown-option": Case(["info", "--frobnicate", "{clip}"], ["--frobnicate"]),
 }
@@ -267,16 +298,17 @@ def test_all_masked_frame_inside_a_valid_mask(inputs, tmp_path, capsys):
     assert np.array_equal(result[3], result[2]) or np.array_equal(result[3], result[4])
 
 
-def test_sixteen_bit_and_alpha_frames_are_read_and_the_loss_is_said(inputs, tmp_path, capsys):
+def test_deep_colour_and_alpha_are_read_and_the_loss_is_said(inputs, tmp_path, capsys):
     info = probe(inputs["png16"])
     assert info.bit_depth == 16
     frames = read_video(inputs["png16"])
     expected = moving_pattern(T, H, W)[..., 0]
     assert np.array_equal(frames[..., 0], expected)  # 16-bit greys scaled, not clipped to white
-    for name in ("png16", "rgba"):
+    said = {"png16": "16-bit colour becomes 8-bit", "rgba": "alpha channel is dropped", "ten_bit": "10-bit colour"}
+    for name, loss in said.items():
         rc, _, err = run(capsys, ["preview", inputs[name], "--mask", inputs["mask"], "-o", tmp_path / f"{name}.mkv"])
         assert rc == 0, err
-        assert ("16-bit colour becomes 8-bit" if name == "png16" else "alpha channel is dropped") in err
+        assert loss in err
         assert len(warning_lines(err)) == 1 and not error_lines(err)
 
 

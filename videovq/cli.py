@@ -317,9 +317,15 @@ def _add_benchmark(sub) -> None:
     p.add_argument("--method", default="membrane", choices=[*BASELINES, *PRESET_NAMES], help="what fills the holes")
     p.add_argument("--json", type=Path, required=True, help="results file (resumed if it exists)")
     p.add_argument("--resize", default="propainter", choices=RESIZES, help="cv2 bilinear or PIL bicubic frames")
-    p.add_argument("--dilate-iterations", type=int, default=DILATE_ITERATIONS, help="3x3-cross mask dilations")
-    p.add_argument("--seed", type=int, default=0, help="seed of generated masks and of the method")
-    p.add_argument("--max-frames", type=int, help="score only the first N frames of each video (default: all)")
+    p.add_argument(
+        "--dilate-iterations", type=_number(int, 0, 512), default=DILATE_ITERATIONS, help="3x3-cross mask dilations"
+    )
+    p.add_argument("--seed", type=SEED, default=0, help="seed of generated masks and of the method")
+    p.add_argument(
+        "--max-frames",
+        type=_number(int, 1, MAX_FRAMES),
+        help="score only the first N frames of each video (default: all)",
+    )
     p.add_argument("--videos", help="comma list of videos to score (default: all)")
     p.add_argument("--no-vfid", dest="vfid", action="store_false", help="skip VFID (no I3D weights needed)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a preset field")
@@ -345,7 +351,7 @@ def _run_benchmark(args) -> int:
         videos=[v.strip() for v in args.videos.split(",") if v.strip()] if args.videos else None,
         vfid=args.vfid,
     )
-    report = run_benchmark(settings, args.json, overwrite=args.overwrite, device=args.device)
+    report = run_benchmark(settings, args.json, overwrite=args.overwrite, device=_device(args.device))
     print(markdown_table(report))
     print(f"wrote {args.json} and {args.json.with_suffix('.md')}")
     return 0
@@ -627,8 +633,8 @@ def _add_data(sub) -> None:
     c.add_argument("--packages-dir", type=Path, help="use the unpacked packages in this folder instead of apt")
     c.add_argument("--photos", type=Path, help="JSON {package: [file, ...]} naming the photos (default: built in)")
     c.add_argument("--licences", nargs="+", default=["permissive", "share-alike", "gpl"], help="licence classes to keep")
-    c.add_argument("--frames", type=int, default=24, help="frames per clip")
-    c.add_argument("--seed", type=int, default=0, help="seed of every clip")
+    c.add_argument("--frames", type=_number(int, 1, MAX_FRAMES), default=24, help="frames per clip")
+    c.add_argument("--seed", type=SEED, default=0, help="seed of every clip")
     c.add_argument("--overwrite", action="store_true", help="replace an existing corpus")
     c.set_defaults(func=_run_data_corpus)
 
@@ -690,7 +696,7 @@ def _add_mask(sub) -> None:
     )
     box.add_argument("--rect", action="append", required=True, metavar="[FRAME:]x,y,w,h", help="a box (repeatable)")
     box.add_argument("--like", type=Path, required=True, help="video whose frame count, size and fps the mask takes")
-    box.add_argument("--dilate", type=int, default=0, help="grow the holes by this many pixels")
+    box.add_argument("--dilate", type=DILATE, default=0, help="grow the holes by this many pixels")
     box.add_argument("-o", "--output", type=Path, required=True, help="output: .mkv, .mp4 or a folder for PNGs")
     box.add_argument("--overwrite", action="store_true", help="replace an existing output")
     box.set_defaults(func=_run_mask_box)
@@ -704,9 +710,11 @@ def _add_mask(sub) -> None:
     )
     track.add_argument("video", type=Path, metavar="VIDEO", help="video file or frame folder")
     track.add_argument("--box", required=True, metavar="x,y,w,h", help="the object's box on --frame (pixels)")
-    track.add_argument("--frame", type=int, default=0, help="frame the box is drawn on (0-based)")
+    track.add_argument(
+        "--frame", type=_number(int, 0, MAX_FRAMES), default=0, help="frame the box is drawn on (0-based)"
+    )
     track.add_argument("--refine", action="store_true", help="cut each box to the object (GrabCut)")
-    track.add_argument("--dilate", type=int, default=0, help="grow the holes by this many pixels")
+    track.add_argument("--dilate", type=DILATE, default=0, help="grow the holes by this many pixels")
     track.add_argument("-o", "--output", type=Path, required=True, help="output: .mkv, .mp4 or a folder for PNGs")
     track.add_argument("--overwrite", action="store_true", help="replace an existing output")
     track.set_defaults(func=_run_mask_track)
@@ -794,8 +802,11 @@ def _add_ui(sub) -> None:
     p.add_argument(
         "--host", default="127.0.0.1", help="address to listen on (anything but localhost is reachable by others)",
     )
-    p.add_argument("--port", type=int, default=8765, help="port to listen on")
-    p.add_argument("--max-upload-mb", type=float, default=1024, help="refuse uploads larger than this many MB")
+    p.add_argument("--port", type=_number(int, 0, 65535), default=8765, help="port to listen on (0: any free one)")
+    p.add_argument(
+        "--max-upload-mb", type=_number(float, 0, 10**6, low_open=True), default=1024,
+        help="refuse uploads larger than this many MB",
+    )
     p.add_argument("--device", default="cpu", help="cpu or cuda, for inpainting jobs")
     p.add_argument("--tokenizer", type=Path, help="general tokenizer folder (default: the shipped one)")
     p.set_defaults(func=_run_ui)

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from videovq.config import AT_LEAST_ONE, FRACTION, NON_NEGATIVE, POSITIVE, Range, check_ranges
+from videovq.config import AT_LEAST_ONE, FRACTION, NON_NEGATIVE, Range, check_ranges
 from videovq.lr_schedule import warmup_cosine
 
 
@@ -66,7 +66,8 @@ class OptimConfig:
     grad_accum: int = 1
 
     def __post_init__(self):
-        check_ranges(self, lr=POSITIVE, betas=Range(0, 1, high_open=True), weight_decay=NON_NEGATIVE)
+        # lr 0 is allowed: it holds the weights where init_from put them (only the EMA codebook moves)
+        check_ranges(self, lr=NON_NEGATIVE, betas=Range(0, 1, high_open=True), weight_decay=NON_NEGATIVE)
         check_ranges(self, warmup_steps=NON_NEGATIVE, min_lr_ratio=FRACTION, grad_clip=NON_NEGATIVE)
         check_ranges(self, batch_size=AT_LEAST_ONE, grad_accum=AT_LEAST_ONE)
 
