@@ -232,6 +232,12 @@ REFUSED = {
     "ui-device": Case(["ui", "--device", "tpu", "--workdir", "{out}"], ["--device tpu"]),
     "ui-upload-limit": Case(["ui", "--max-upload-mb", "0", "--workdir", "{out}"], ["--max-upload-mb"]),
     "data-corpus-frames": Case(["data", "corpus", "{out}", "--frames", "0"], ["--frames"]),
+    "mask-size-absurd": Case(["mask", "make", "--frames", "2", "--size", "100000x100000", "-o", "{out}.mkv"],
+                             ["--size"]),  # fmt: skip
+    "demo-device": Case(["demo", "--out-dir", "{out}", "--device", "tpu"], ["--device tpu"]),
+    "demo-seed": Case(["demo", "--out-dir", "{out}", "--seed", "-1"], ["--seed"]),
+    "demo-steps": Case(["demo", "--out-dir", "{out}", "--set", "transformer_fit.steps=0"], ["transformer_fit.steps"]),
+    "demo-tokenizer-pickle": Case(["demo", "--out-dir", "{out}", "--tokenizer", "{pickle}"], ["weights.pt"]),
     "no-command": Case([], ["COMMAND"]),
     "unknown-option": Case(["info", "--frobnicate", "{clip}"], ["--frobnicate"]),
 }

@@ -784,8 +784,8 @@ def _parse_size(text: str) -> tuple[int, int]:
         w, h = (int(v) for v in text.lower().split("x"))
     except ValueError:
         raise InputError(f"--size {text}: write the size as WIDTHxHEIGHT, e.g. 432x240") from None
-    if w < 1 or h < 1:
-        raise InputError(f"--size {text}: width and height must be positive")
+    if not (1 <= w <= 16384 and 1 <= h <= 16384):
+        raise InputError(f"--size {text}: width and height must be in 1..16384")
     return w, h
 
 

@@ -6,6 +6,7 @@ Generates a moving mask for the bundled Big Buck Bunny clip, inpaints it, writes
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -14,6 +15,7 @@ import numpy as np
 
 from videovq.config import apply_overrides
 from videovq.data import sample_video_path
+from videovq.errors import InputError
 from videovq.inpaint.pipeline import inpaint_video
 from videovq.inpaint.presets import preset
 from videovq.io.atomic import check_output_path
@@ -48,6 +50,8 @@ def run_demo(
 ) -> DemoOutputs:
     """Inpaint the bundled clip with a generated moving mask; see the module docstring."""
     out_dir = Path(out_dir)
+    config = apply_overrides(preset(preset_name), overrides)  # bad settings are refused before anything is written
+    created = not out_dir.exists()
     out_dir.mkdir(parents=True, exist_ok=True)
     outputs = DemoOutputs(
         mask=out_dir / "mask.mkv",
@@ -65,19 +69,24 @@ def run_demo(
     write_mask(outputs.mask, hole, info.fps, overwrite=overwrite)
     outputs.hole_fraction = float(hole.mean())
 
-    # 2. Inpaint it.
-    config = apply_overrides(preset(preset_name), overrides)
-    job = inpaint_video(
-        video,
-        outputs.mask,
-        outputs.result,
-        config,
-        side_by_side=outputs.side_by_side,
-        overwrite=overwrite,
-        seed=seed,
-        device=device,
-        tokenizer=tokenizer,
-    )
+    # 2. Inpaint it (bad input, e.g. a --tokenizer that is no tokenizer, leaves nothing behind).
+    try:
+        job = inpaint_video(
+            video,
+            outputs.mask,
+            outputs.result,
+            config,
+            side_by_side=outputs.side_by_side,
+            overwrite=overwrite,
+            seed=seed,
+            device=device,
+            tokenizer=tokenizer,
+        )
+    except InputError:
+        outputs.mask.unlink(missing_ok=True)
+        if created:
+            shutil.rmtree(out_dir, ignore_errors=True)
+        raise
     outputs.seconds = sum(job.result.seconds.values())
 
     # 3. Score the fill against the original pixels and draw a contact sheet.
