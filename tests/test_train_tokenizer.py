@@ -96,7 +96,14 @@ def test_two_process_accelerate_launch(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert "x 2 processes" in result.stderr + result.stdout
     assert result.stdout.count("tokenizer weights") == 1
-    assert load_tokenizer(run / "model") is not None
+    lines = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    facts = lines[0]
+    assert facts["processes"] == 2 and facts["effective_batch"] == 2 * facts["batch_size"]
+    steps = [line for line in lines if "step" in line]
+    assert [line["step"] for line in steps] == [1, 2, 3]
+    assert "restarted" in steps[-1]  # the dead-code restart (every 3 steps) ran under two processes
+    model = load_tokenizer(run / "model")
+    assert all(torch.isfinite(p).all() for p in model.state_dict().values())
 
 
 def test_gan_term_trains_and_resumes_exactly(tmp_path):
