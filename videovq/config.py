@@ -34,7 +34,7 @@ def load_config(cls: type[T], path: str | Path | None = None, overrides: Sequenc
     source = "defaults"
     if path is not None:
         source = str(path)
-        data = read_yaml(path, "config file; see configs/ for examples")
+        data = read_yaml(path, "config file; see videovq/configs/ for examples")
     for item in overrides:
         key, sep, raw = item.partition("=")
         if not sep or not key:

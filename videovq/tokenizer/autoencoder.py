@@ -239,10 +239,17 @@ class VQAutoencoder(nn.Module):
         )
 
 
-def load_tokenizer(path: str | Path, device: str | torch.device = "cpu") -> VQAutoencoder:
-    """Rebuild a tokenizer from a model or checkpoint folder (model.safetensors + config.yaml) or its .safetensors."""
+def load_tokenizer(path: str | Path | None = None, device: str | torch.device = "cpu") -> VQAutoencoder:
+    """Rebuild a tokenizer from a model or checkpoint folder (model.safetensors + config.yaml) or its .safetensors.
+
+    None loads the general tokenizer shipped with videovq.
+    """
     from videovq.io.weights import load_weights, read_config
 
+    if path is None:
+        from videovq.weights import tokenizer_path
+
+        path = tokenizer_path()
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: no such tokenizer file or folder; check the --tokenizer path")

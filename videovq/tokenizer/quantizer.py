@@ -136,22 +136,25 @@ class VectorQuantizer(nn.Module):
         """
         shape = z.shape
         flat = rearrange(z, "n c ... -> (n ...) c")  # (M, dim)
-        weight = torch.ones(flat.shape[0], device=z.device) if valid is None else valid.reshape(-1).to(z.dtype)
-        z_lookup = self._lookup_space(flat.float())  # (M, code_dim)
-        with torch.no_grad():
-            indices = self.nearest(z_lookup, allowed)
-        codes = self._codes()[indices]  # (M, code_dim)
-        denom = weight.sum().clamp(min=1.0)
-        commit = self.commitment * ((z_lookup - codes.detach()).pow(2).mean(-1) * weight).sum() / denom
-        if self.update == "loss":
-            codebook_loss = ((z_lookup.detach() - codes).pow(2).mean(-1) * weight).sum() / denom
-        else:
-            codebook_loss = z.new_zeros(())
-            if self.training:
-                self._ema_update(z_lookup.detach(), indices, weight)
-        # Straight-through: the decoder sees the code, the encoder gets the decoder's gradient.
-        quantized_lookup = z_lookup + (codes - z_lookup).detach()
-        quantized = rearrange(self.project_out(quantized_lookup).to(z.dtype), "(n s) c -> n c s", n=shape[0])
+        weight = torch.ones(flat.shape[0], device=z.device) if valid is None else valid.reshape(-1).float()
+        # Lookup and codebook updates stay in fp32 under bf16/fp16 autocast: nearest-code distances and EMA sums
+        # lose too much in half precision.
+        with torch.autocast(device_type=z.device.type, enabled=False):
+            z_lookup = self._lookup_space(flat.float())  # (M, code_dim)
+            with torch.no_grad():
+                indices = self.nearest(z_lookup, allowed)
+            codes = self._codes()[indices]  # (M, code_dim)
+            denom = weight.sum().clamp(min=1.0)
+            commit = self.commitment * ((z_lookup - codes.detach()).pow(2).mean(-1) * weight).sum() / denom
+            if self.update == "loss":
+                codebook_loss = ((z_lookup.detach() - codes).pow(2).mean(-1) * weight).sum() / denom
+            else:
+                codebook_loss = z.new_zeros(())
+                if self.training:
+                    self._ema_update(z_lookup.detach(), indices, weight)
+            # Straight-through: the decoder sees the code, the encoder gets the decoder's gradient.
+            quantized_lookup = z_lookup + (codes - z_lookup).detach()
+            quantized = rearrange(self.project_out(quantized_lookup).to(z.dtype), "(n s) c -> n c s", n=shape[0])
         counts = torch.bincount(indices, weights=weight, minlength=self.codebook_size)
         if self.training:
             self._track_usage(counts, z_lookup.detach(), weight)

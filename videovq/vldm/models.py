@@ -250,7 +250,33 @@ def save_image_ldm(ldm: ImageLDM, folder: str | Path, half: bool = False) -> Pat
             model = _half_copy(model)
         model.save_pretrained(folder / name, safe_serialization=True)
     ldm.scheduler.save_pretrained(folder / "scheduler")
+    if not ldm.text_conditioned:
+        write_model_index(folder, ldm)
     return folder
+
+
+def write_model_index(folder: str | Path, ldm: ImageLDM) -> Path:
+    """Make an unconditional image LDM folder loadable by `diffusers.DiffusionPipeline.from_pretrained`.
+
+    Writes `model_index.json` naming the folder's parts and `pipeline.py` (a copy of `image_pipeline.py`, the
+    sampling loop diffusers has no class for: its LDMPipeline wants a VQModel under `vqvae/`).
+    """
+    import shutil
+
+    import diffusers
+
+    folder = Path(folder)
+    shutil.copyfile(Path(__file__).with_name("image_pipeline.py"), folder / "pipeline.py")
+    index = {
+        "_class_name": ["pipeline", "ImageLDMPipeline"],
+        "_diffusers_version": diffusers.__version__,
+        "scheduler": ["diffusers", type(ldm.scheduler).__name__],
+        "unet": ["diffusers", type(ldm.unet).__name__],
+        "vae": ["diffusers", type(ldm.vae).__name__],
+    }
+    path = folder / "model_index.json"
+    path.write_text(json.dumps(index, indent=2) + "\n")
+    return path
 
 
 def _half_copy(model):

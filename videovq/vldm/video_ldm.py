@@ -55,14 +55,20 @@ class VideoLDM:
         return (size, size) if isinstance(size, int) else tuple(size)
 
 
-def load_video_ldm(model_dir: str | Path, image_model: str | Path | None = None, device: str = "cpu") -> VideoLDM:
-    """Rebuild a video LDM from ``RUN/model`` of `videovq train vldm`.
+def load_video_ldm(
+    model_dir: str | Path | None = None, image_model: str | Path | None = None, device: str = "cpu"
+) -> VideoLDM:
+    """Rebuild a video LDM from ``RUN/model`` of `videovq train vldm` (None: the shipped one).
 
     Args:
-        model_dir: folder with temporal.safetensors + config.yaml.
+        model_dir: folder with temporal.safetensors + config.yaml; None for the model shipped with videovq.
         image_model: the image LDM folder; default: the one the model was trained on (its config's image_model).
         device: torch device.
     """
+    if model_dir is None:
+        from videovq.weights import vldm_path
+
+        model_dir = vldm_path()
     folder = Path(model_dir)
     weights = folder / "temporal.safetensors"
     if not weights.exists():

@@ -2,6 +2,9 @@
 
 Per video, streaming in chunks so memory stays flat in video length: PSNR/SSIM on the whole frame and inside the
 hole, warping error and flicker. Over the whole set: FVD from the I3D features of every 16-frame clip.
+
+(The module is `evaluation`, not `evaluate`: a submodule named like the package's public `evaluate` function would
+replace that function on the package as soon as it is imported.)
 """
 
 from __future__ import annotations
