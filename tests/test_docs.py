@@ -8,7 +8,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # Words about how the project was worked on (work sessions, the tracker's issues and their acceptance bars) belong in
 # the tracker, not in the repository.
-HISTORY = re.compile(r"session [0-9]|the issue's", re.IGNORECASE)
+# Written in two pieces so that this file does not match itself (`git grep` for the pattern finds nothing).
+HISTORY = re.compile(r"sess" r"ion [0-9]|the iss" r"ue's", re.IGNORECASE)
 
 
 def tracked_text_files() -> list[Path]:
@@ -30,6 +31,4 @@ def test_no_work_history_in_the_repository():
             continue
         hits += [f"{path.relative_to(ROOT)}:{i}: {line.strip()}" for i, line in enumerate(text.splitlines(), 1)
                  if HISTORY.search(line)]
-    # This file holds the pattern itself, split so that it does not match.
-    hits = [h for h in hits if not h.startswith("tests/test_docs.py")]
     assert not hits, "history words in the repository:\n" + "\n".join(hits)

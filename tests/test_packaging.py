@@ -110,3 +110,17 @@ def test_wheel_ships_configs_and_resolves_them_outside_the_source_tree(tmp_path)
     assert run.stdout.startswith(str(site / "videovq"))
     expected = site / "videovq" / "configs" / "tokenizer" / "general.yaml"
     assert f"{expected}: unknown config key 'no_such_key'" in run.stderr
+
+
+def test_quick_start_demo_runs_without_decord(tmp_path, tiny_tokenizer_dir, monkeypatch):
+    """decord is an optional extra (no macOS or aarch64 wheels): the demo must run on PyAV alone."""
+    from conftest import TINY_INPAINT
+
+    from videovq.io.video import decord_available
+
+    monkeypatch.setitem(sys.modules, "decord", None)  # `import decord` now raises ImportError
+    assert not decord_available()
+    tiny = [x for item in TINY_INPAINT for x in ("--set", item)]
+    out = tmp_path / "demo"
+    assert main(["demo", "--out-dir", str(out), "--tokenizer", str(tiny_tokenizer_dir), *tiny]) == 0
+    assert (out / "result.mp4").is_file() and (out / "contact_sheet.png").is_file()
