@@ -89,7 +89,7 @@ def test_two_process_accelerate_launch(tmp_path):
         sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
         "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
         "-m", "videovq", "train", "tokenizer", "--config", str(TINY), "--data", *DATA,
-        "--run-dir", str(run), "--set", "steps=3",
+        "--run-dir", str(run), "--set", "steps=4",
     ]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
@@ -100,8 +100,8 @@ def test_two_process_accelerate_launch(tmp_path):
     facts = lines[0]
     assert facts["processes"] == 2 and facts["effective_batch"] == 2 * facts["batch_size"]
     steps = [line for line in lines if "step" in line]
-    assert [line["step"] for line in steps] == [1, 2, 3]
-    assert "restarted" in steps[-1]  # the dead-code restart (every 3 steps) ran under two processes
+    assert [line["step"] for line in steps] == [1, 2, 3, 4]
+    assert "restarted" in steps[-1]  # the dead-code restart (every 3 steps, before step 4) ran in both processes
     model = load_tokenizer(run / "model")
     assert all(torch.isfinite(p).all() for p in model.state_dict().values())
 

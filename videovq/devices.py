@@ -4,8 +4,10 @@
 with one line naming the fix, so `--device mps` on Linux is an `InputError`, not a traceback from inside torch.
 
 Half precision is for inference: `autocast` runs matrix products and convolutions in bf16/fp16 while weights,
-noise schedules and compositing stay in fp32. fp16 on the CPU is refused (torch's CPU kernels for it are slow or
-missing); bf16 on the CPU is allowed (torch's CPU autocast supports it).
+noise schedules, codebook lookups and compositing stay in fp32. `videovq inpaint` also fits its per-video models
+under autocast, without loss scaling, so bf16 (fp32's exponent range) is the safer choice there. fp16 on the CPU is
+refused (torch's CPU kernels for it are slow or missing); bf16 on the CPU is allowed (torch's CPU autocast supports
+it, and the tests run it), though on CPUs without bf16 instructions it is slower than fp32.
 """
 
 from __future__ import annotations
