@@ -218,3 +218,25 @@ def test_bad_inputs_are_refused():
         nearest_valid_fill(clip, hole[:2])
     with pytest.raises(InputError):
         telea_inpaint(clip, hole, radius=0)
+
+
+def test_a_still_scene_is_copied_exactly():
+    # Without still_copies the flow's noise drifts colour here (this fails with still_copies=False).
+    still = np.repeat(_translating(1, 48, 64, (0, 0)), 10, axis=0)
+    hole = _moving_box(10, 48, 64, size=(12, 14), start=(6, 4), step=(4, 2))
+    result = propagate(_corrupt(still, hole), hole, still_copies=True)
+    seen = hole & ~hole.all(axis=0)  # visible at the same place in some frame
+    assert not (result.remaining & seen).any()
+    assert np.array_equal(result.frames[seen], still[seen])  # bit-exact: no flow noise, no resampling
+
+
+def test_a_noisy_still_scene_does_not_lose_to_a_plain_copy():
+    rng = np.random.default_rng(1)
+    still = np.repeat(_translating(1, 64, 80, (0, 0)).astype(np.float32), 12, axis=0)
+    noisy = np.clip(still + rng.normal(0, 2.0, still.shape) + 0.5, 0, 255).astype(np.uint8)  # sensor noise
+    hole = _moving_box(12, 64, 80, size=(16, 20), start=(8, 6), step=(4, 2))
+    result = propagate(_corrupt(noisy, hole), hole, still_copies=True)
+    filled = hole & ~result.remaining
+    psnr = nan_mean(frame_psnr(result.frames, noisy, filled))
+    copy = nan_mean(frame_psnr(nearest_valid_fill(_corrupt(noisy, hole), hole), noisy, filled))
+    assert psnr >= copy - 0.05, (psnr, copy)

@@ -146,7 +146,9 @@ def _frame_files(folder: Path) -> list[Path]:
 
 
 # -- the methods -----------------------------------------------------------------------------------------------------
-def make_method(name: str, overrides: list[str], seed: int, device: str) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+def make_method(
+    name: str, overrides: list[str], seed: int, device: str
+) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
     """A function (frames, hole) -> filled frames for a baseline or a preset."""
     from videovq.inpaint.presets import PRESET_NAMES
 
