@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import warnings
 from pathlib import Path
@@ -23,7 +24,15 @@ class _Parser(argparse.ArgumentParser):
     """argparse, but a bad option is one line on stderr (naming the option and where the help is), exit code 2."""
 
     def error(self, message: str):
+        # "argument -o/--output: 0 is outside [1, 9]" -> "--output 0 is outside [1, 9]", like our other errors
+        found = re.match(r"argument (?:\S+/)?(\S+): (.*)$", message)
+        if found:
+            option, rest = found.groups()
+            message = f"{option} {rest}" if _OUR_TYPE_ERROR.search(rest) else f"{option}: {rest}"
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}; see {self.prog} --help\n")
+
+
+_OUR_TYPE_ERROR = re.compile(r" is (outside [\[(]|not an integer$|not a number$)")
 
 
 def _number(kind: type, low: float, high: float, low_open: bool = False, high_open: bool = False):
@@ -858,7 +867,12 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # a bad option returns its exit code like any bad input; --help and --version exit
+        if e.code == EXIT_BAD_INPUT:
+            return EXIT_BAD_INPUT
+        raise
     debug = getattr(args, "debug", False)
     with warnings.catch_warnings():
         if not debug:  # users read warnings, not the line of our code that raised them

@@ -96,8 +96,8 @@ def train_video_ldm(
     """Train the temporal layers; returns ``RUN/model`` (temporal.safetensors + config.yaml) once all steps ran."""
     _check(config)
     accelerator, run = start_run(config, run_dir, resume, overwrite, cpu)
+    sampler = make_sampler(config.data, data)  # bad data is refused before the image model is loaded
     image = _frozen_image_model(config, accelerator.device)
-    sampler = make_sampler(config.data, data)
     torch.manual_seed(config.seed)
     video_unet = freeze_spatial(inflate(image.unet, config.temporal))
     if config.init_from and not (resume and latest_checkpoint(run)):  # a resumed run starts from its checkpoint
