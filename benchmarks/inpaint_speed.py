@@ -1,75 +1,205 @@
-"""Inpainting speed and memory: wall time per stage and peak RSS, per preset, for the bundled clip and a long loop.
+"""Inpainting speed and memory on long and high-resolution video: wall time, peak RSS, seam flicker.
 
-Run: python benchmarks/inpaint_speed.py [--presets fast,default] [--loops 1,5]
-Each (preset, length) runs in a fresh subprocess so that its peak RSS is its own. The clip is the bundled 66-frame
-432x240 clip, looped `loops` times (5 -> 330 frames), with a generated strokes mask (seed 0).
+Run: python benchmarks/inpaint_speed.py [--cases 240p-moving-120,1080p-moving-120,...] [--presets fast,default]
+         [--set generator=false] [--threads N] [--work DIR]
+
+Each case is `videovq inpaint` on a file, run as a child process; its peak RSS is the child's own (os.wait4), and the
+parent stays small (it imports neither torch nor frames: Linux carries a parent's peak RSS into a forked child).
+Inputs are made once under --work: the bundled 66-frame 432x240 clip upscaled to the case's size (bicubic) and
+ping-pong looped to its length, H.264 crf 18; "moving" masks are the blobs generator (seed 0, ~12% of the pixels)
+upscaled the same way, "logo" masks one static box near the top-right corner (1.4% of the pixels) as a PNG.
+
+Seam flicker: `videovq.metrics.consistency.flicker` (the result's frame-to-frame change minus the input's, in the
+hole) over the frame pairs that straddle a chunk border, against all other pairs.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
-import resource
 import subprocess
 import sys
 import time
+from pathlib import Path
 
-import torch
+SIZES = {"240p": (432, 240), "1080p": (1920, 1080), "4k": (3840, 2160)}
+DEFAULT_CASES = "240p-moving-120,1080p-moving-120,1080p-logo-120,1080p-moving-1200,4k-logo-120"
 
 
-def run_one(preset: str, loops: int) -> dict:
-    """Inside the subprocess: inpaint and report seconds per stage and peak RSS."""
+def parse_case(name: str) -> tuple[int, int, str, int]:
+    size, kind, frames = name.split("-")
+    width, height = SIZES[size]
+    if kind not in ("moving", "logo"):
+        raise SystemExit(f"case {name}: the mask is 'moving' or 'logo'")
+    return width, height, kind, int(frames)
+
+
+def make_inputs(work: Path, name: str) -> tuple[Path, Path]:
+    """The case's video and mask files (made once)."""
+    width, height, kind, frames = parse_case(name)
+    video = work / f"bbb_{width}x{height}_{frames}.mp4"
+    mask = work / (f"logo_{width}x{height}.png" if kind == "logo" else f"blobs_{width}x{height}_{frames}.mkv")
+    if not video.exists():
+        _write_video(video, width, height, frames)
+    if not mask.exists():
+        _write_mask(mask, width, height, frames, kind)
+    return video, mask
+
+
+def _looped_source(frames: int):
     import numpy as np
 
     from videovq.data import sample_video_path
-    from videovq.inpaint.pipeline import inpaint_frames
-    from videovq.inpaint.presets import preset as get_preset
-    from videovq.io.mask_shapes import make_mask
     from videovq.io.video import read_video
-    from videovq.tokenizer.autoencoder import load_tokenizer
-    from videovq.weights import tokenizer_path
 
-    frames = read_video(sample_video_path())
-    frames = np.concatenate([frames, frames[::-1]] * ((loops + 1) // 2))[: len(frames) * loops]  # ping-pong loop
-    hole = make_mask("strokes", len(frames), frames.shape[1], frames.shape[2], seed=0)
-    general = load_tokenizer(tokenizer_path())
+    clip = read_video(sample_video_path())
+    loop = np.concatenate([clip, clip[::-1]])
+    return (loop[i % len(loop)] for i in range(frames))
+
+
+def _write_video(path: Path, width: int, height: int, frames: int) -> None:
+    import av
+    import cv2
+
+    tmp = path.with_name(f".{path.name}.partial.mp4")
+    container = av.open(str(tmp), mode="w")
+    stream = container.add_stream("libx264", rate=25)
+    stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+    stream.options = {"crf": "18", "preset": "ultrafast"}
+    for i, frame in enumerate(_looped_source(frames)):
+        big = cv2.resize(frame, (width, height), interpolation=cv2.INTER_CUBIC)
+        vf = av.VideoFrame.from_ndarray(big, format="rgb24")
+        vf.pts = i
+        for packet in stream.encode(vf):
+            container.mux(packet)
+    for packet in stream.encode():
+        container.mux(packet)
+    container.close()
+    tmp.rename(path)
+
+
+def _write_mask(path: Path, width: int, height: int, frames: int, kind: str) -> None:
+    import cv2
+    import numpy as np
+    from PIL import Image
+
+    from videovq.io.mask_shapes import make_mask
+    from videovq.io.video import VideoWriter
+
+    if kind == "logo":
+        logo = np.zeros((height, width), np.uint8)
+        logo[height // 20 : height // 20 + height // 10, width - width // 5 : width - width // 20] = 255
+        Image.fromarray(logo).save(path)
+        return
+    small = make_mask("blobs", frames, 240, 432, seed=0)
+    with VideoWriter(path, 25) as writer:
+        for m in small:
+            big = cv2.resize(m.astype(np.uint8) * 255, (width, height), interpolation=cv2.INTER_NEAREST)
+            writer.write(np.repeat(big[..., None], 3, axis=-1))
+
+
+def run_case(video: Path, mask: Path, out: Path, preset: str, overrides: list[str], threads: int | None) -> dict:
+    """`videovq inpaint` in a child process: wall time, peak RSS and the job's own log."""
+    cmd = [sys.executable, "-m", "videovq", "inpaint", str(video), "--mask", str(mask), "-o", str(out)]
+    cmd += ["--preset", preset, "--overwrite", *[x for o in overrides for x in ("--set", o)]]
+    if threads is not None:
+        cmd += ["--threads", str(threads)]
+    log = out.with_suffix(".log")
     start = time.perf_counter()
-    out = inpaint_frames(frames, hole, general, get_preset(preset), seed=0, log=lambda s: None)
-    total = time.perf_counter() - start
+    with open(log, "w") as f:
+        proc = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, env={**os.environ, "TQDM_DISABLE": "1"})
+        _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed; see {log}")
+    return {"wall": wall, "peak_rss_mb": usage.ru_maxrss / 1024, "log": log.read_text()}
+
+
+def seam_flicker(video: Path, mask: Path, out: Path, preset: str, overrides: list[str]) -> dict:
+    """Inside a child: mean flicker in the hole over pairs across chunk borders and over all other pairs."""
+    import numpy as np
+
+    from videovq.config import apply_overrides
+    from videovq.inpaint.chunks import plan_chunks, scan_hole
+    from videovq.inpaint.presets import preset as get_preset
+    from videovq.inpaint.sources import MaskFile
+    from videovq.io.video import open_video
+    from videovq.metrics.consistency import flicker
+
+    config = apply_overrides(get_preset(preset), overrides)
+    with open_video(video) as src, open_video(out) as res:
+        holes = MaskFile(mask, src.info)
+        scan = scan_hole(holes)
+        h, w = src.info.height, src.info.width
+        box = scan.box(0, holes.num_frames).grown(config.crop_margin, h, w)
+        chunks = plan_chunks(holes.num_frames, config.chunk, config.chunk_overlap, box.height * box.width, config.chunk_pixels)
+        borders = {c.own_start for c in chunks[1:]}  # pair (t-1, t) straddles a border when t starts a chunk
+        ys, xs = box.slices
+        values = {True: [], False: []}
+        prev = None
+        for start in range(0, holes.num_frames, 32):
+            stop = min(start + 32, holes.num_frames)
+            a, b, m = src.read(start, stop)[:, ys, xs], res.read(start, stop)[:, ys, xs], holes.read(start, stop)[:, ys, xs]
+            if prev is not None:  # one frame of overlap so that every pair is seen
+                a, b, m = np.concatenate([prev[0], a]), np.concatenate([prev[1], b]), np.concatenate([prev[2], m])
+                first = start - 1
+            else:
+                first = start
+            for i, f in enumerate(flicker(b, a, m)):
+                if not np.isnan(f):
+                    values[first + i + 1 in borders].append(float(f))
+            prev = (a[-1:], b[-1:], m[-1:])
+        holes.close()
     return {
-        "frames": len(frames),
-        "total": total,
-        "stages": out.seconds,
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "chunks": len(chunks),
+        "seam": float(np.mean(values[True])) if values[True] else float("nan"),
+        "elsewhere": float(np.mean(values[False])),
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--presets", default="fast,default")
-    parser.add_argument("--loops", default="1,5")
-    parser.add_argument("--child", nargs=2, metavar=("PRESET", "LOOPS"), help=argparse.SUPPRESS)
+    parser.add_argument("--cases", default=DEFAULT_CASES, help="SIZE-MASK-FRAMES, comma-separated")
+    parser.add_argument("--presets", default="fast")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a preset field")
+    parser.add_argument("--threads", type=int, help="passed to videovq inpaint (default: its own choice)")
+    parser.add_argument("--work", type=Path, default=Path("bench-inpaint-speed"), help="inputs and outputs")
+    parser.add_argument("--no-flicker", action="store_true", help="skip the seam flicker (it reads every frame)")
+    parser.add_argument("--child-flicker", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.child:
-        print(json.dumps(run_one(args.child[0], int(args.child[1]))))
+    if args.child_flicker:
+        video, mask, out, preset = args.child_flicker
+        print(json.dumps(seam_flicker(Path(video), Path(mask), Path(out), preset, args.set)))
         return
-    print(f"machine: {platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}\n")
-    print("| preset | frames | total s | s/frame | propagate | fit tokenizer | tokenize | fit transformer | predict | decode | peak RSS MB |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for preset in args.presets.split(","):
-        for loops in (int(x) for x in args.loops.split(",")):
-            child = subprocess.run(
-                [sys.executable, __file__, "--child", preset, str(loops)], capture_output=True, text=True, check=True
-            )
-            r = json.loads(child.stdout.strip().splitlines()[-1])
-            s = r["stages"]
-            cells = [f"{s.get(k, 0.0):.1f}" for k in ("propagate", "fit_tokenizer", "tokenize", "fit_transformer", "predict", "decode")]
+    args.work.mkdir(parents=True, exist_ok=True)
+    load = os.getloadavg()[0]
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, load average {load:.1f} at the start")
+    print(f"overrides: {' '.join(args.set) or 'none'}\n")
+    print("| case | preset | frames | wall s | s/frame | peak RSS MB | chunks | seam flicker | elsewhere | load |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for case in args.cases.split(","):
+        video, mask = make_inputs(args.work, case)
+        frames = parse_case(case)[3]
+        for preset in args.presets.split(","):
+            tag = "-".join([case, preset, *[o.replace("=", "_") for o in args.set]])
+            out = args.work / f"out_{tag}.mp4"
+            r = run_case(video, mask, out, preset, args.set, args.threads)
+            seam = {"chunks": "", "seam": float("nan"), "elsewhere": float("nan")}
+            if not args.no_flicker:
+                child = subprocess.run(
+                    [sys.executable, __file__, "--child-flicker", str(video), str(mask), str(out), preset,
+                     *[x for o in args.set for x in ("--set", o)]],
+                    capture_output=True, text=True, check=True,
+                )  # fmt: skip
+                seam = json.loads(child.stdout.strip().splitlines()[-1])
             print(
-                f"| {preset} | {r['frames']} | {r['total']:.1f} | {r['total'] / r['frames']:.2f} | {' | '.join(cells)} "
-                f"| {r['peak_rss_mb']:.0f} |",
+                f"| {case} | {preset} | {frames} | {r['wall']:.1f} | {r['wall'] / frames:.2f} | {r['peak_rss_mb']:.0f} "
+                f"| {seam['chunks']} | {seam['seam']:.2f} | {seam['elsewhere']:.2f} | {os.getloadavg()[0]:.1f} |",
                 flush=True,
             )
+            (args.work / f"out_{tag}.json").write_text(json.dumps({**r, **seam, "case": case, "preset": preset}))
 
 
 if __name__ == "__main__":

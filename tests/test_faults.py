@@ -469,7 +469,7 @@ def test_sigkill_while_inpaint_writes_then_resume(inputs, tmp_path, capsys):
     )
     _kill_when([sys.executable, "-c", stall, *argv(killed, "--workdir", str(work))], partial)
     assert not Path(f"{killed}.mkv").exists()
-    assert (work / "propagation.npz").exists()  # the kill came after the last stage, while writing
+    assert (work / "chunk-00000.npz").exists()  # the kill came after the first chunk, while writing it
     rc, _, err = run(capsys, argv(killed, "--workdir", str(work), "--resume"))
     assert rc == 0, err
     assert np.array_equal(read_video(f"{killed}.mkv"), read_video(f"{straight}.mkv"))

@@ -122,11 +122,17 @@ def _add_demo(sub) -> None:
     p.add_argument("--tokenizer", type=Path, help="general tokenizer folder (default: the shipped one)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a preset field")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    p.add_argument(
+        "--threads", type=int, help="compute threads (default: the cores this process may use that are not busy)"
+    )
     p.set_defaults(func=_run_demo)
 
 
 def _run_demo(args) -> int:
     from videovq.demo import run_demo
+    from videovq.threads import set_threads
+
+    print(f"using {set_threads(args.threads)} compute threads")
 
     device, dtype = _device_and_dtype(args)
     with autocast(device, dtype):
@@ -185,6 +191,11 @@ def _add_inpaint_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tokenizer", type=Path, help="general tokenizer folder (default: the shipped one)")
     p.add_argument("--crf", type=CRF, default=18, help="H.264 quality of .mp4 outputs (0-51, lower is better)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a preset field")
+    p.add_argument(
+        "--threads", type=int, help="compute threads (default: the cores this process may use that are not busy)"
+    )
+    p.add_argument("--start", help="work from this frame (index, or a time such as 12.5s); default: the first")
+    p.add_argument("--end", help="work up to this frame, exclusive (index or time such as 30s); default: the end")
 
 
 def _inpaint_config(args):
@@ -198,9 +209,14 @@ def _inpaint_config(args):
 
 
 def _run_inpaint(args) -> int:
+    from videovq.threads import set_threads
+
+    print(f"using {set_threads(args.threads)} compute threads")
     if args.manifest is not None:
         if args.video or args.mask or args.output:
             raise InputError("--manifest takes the videos, masks and outputs from the CSV; drop VIDEO, --mask and -o")
+        if args.start is not None or args.end is not None:
+            raise InputError("--start/--end work on one video; drop them with --manifest")
         return _run_inpaint_manifest(args)
     missing = [name for name, value in (("VIDEO", args.video), ("--mask", args.mask), ("-o", args.output)) if not value]
     if missing:
@@ -224,6 +240,8 @@ def _run_inpaint(args) -> int:
             device=device,
             tokenizer=args.tokenizer,
             crf=args.crf,
+            start=args.start,
+            end=args.end,
         )
     print(f"wrote {job.output}" + (f" and {job.side_by_side}" if job.side_by_side else ""))
     return 0

@@ -81,6 +81,7 @@ def run_demo(
             seed=seed,
             device=device,
             tokenizer=tokenizer,
+            keep_frames=True,
         )
     except InputError:
         outputs.mask.unlink(missing_ok=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import time
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 import numpy as np
 import torch
@@ -90,6 +90,8 @@ def fit_transformer(
     device: str | torch.device = "cpu",
     progress: bool = True,
     init: TokenTransformer | None = None,
+    segments: list[tuple[int, int]] | None = None,
+    on_step: Callable[[], None] | None = None,
 ) -> FittedTransformer:
     """Train a transformer on one video's tokens.
 
@@ -104,6 +106,11 @@ def fit_transformer(
         init: start from this transformer (over the same `num_codes`, e.g. `videovq.inpaint.prior.prior_for_video`
             of the general prior) instead of a fresh one; it is copied, never modified. `config` and `code_vectors`
             are then unused.
+        device: where to train.
+        progress: show a progress bar.
+        segments: frame ranges of `tokens` that are consecutive in the video (a sample of a long video); training
+            windows never straddle two. None = all of `tokens` is one.
+        on_step: called after every optimiser step (a progress bar of a larger job).
     """
     started = time.time()
     torch.manual_seed(seed)
@@ -117,14 +124,15 @@ def fit_transformer(
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: warmup_cosine(s, warmup, fit.steps))
     tokens, hole = tokens.to(device), hole.to(device)
     inputs = tokens.masked_fill(hole, num_codes)  # the real hole is always the completion token
-    t = tokens.shape[0]
-    window = min(fit.window_frames, t)
+    segments = segments or [(0, tokens.shape[0])]
+    window = min([fit.window_frames] + [b - a for a, b in segments])
     losses: list[float] = []
     bar = tqdm(range(fit.steps), desc="fit transformer", unit="step", disable=not progress or fit.steps == 0)
     for _ in bar:
         batch_in, batch_target, batch_weight = [], [], []
         for _ in range(fit.batch_size):
-            t0 = int(rng.integers(0, t - window + 1))
+            a, b = segments[int(rng.integers(len(segments)))] if len(segments) > 1 else segments[0]
+            t0 = a + int(rng.integers(0, b - a - window + 1))
             valid = ~hole[t0 : t0 + window]
             target_mask = pseudo_mask(rng, valid.cpu(), fit.scatter, fit.hole_shaped).to(device)
             batch_in.append(inputs[t0 : t0 + window].masked_fill(target_mask, num_codes))
@@ -141,5 +149,7 @@ def fit_transformer(
         scheduler.step()
         losses.append(float(loss.detach()))
         bar.set_postfix(loss=f"{losses[-1]:.3f}", refresh=False)
+        if on_step is not None:
+            on_step()
     model.eval()
     return FittedTransformer(model, time.time() - started, losses)

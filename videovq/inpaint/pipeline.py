@@ -13,17 +13,22 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import cv2
 import numpy as np
 import torch
 
+from tqdm import tqdm
+
 from videovq.errors import InputError
+
+from videovq.inpaint.chunks import Box, plan_chunks, sample_segments, scan_hole
 from videovq.inpaint.fit import fit_transformer
 from videovq.inpaint.presets import InpaintConfig
 from videovq.inpaint.propagation import harmonic_fill, propagate
 from videovq.inpaint.sampling import predict_tokens
+from videovq.inpaint.sources import ArrayFrames, ArrayMask, MaskFile, VideoFrames
 from videovq.inpaint.stages import StageStore
 from videovq.tokenizer.autoencoder import VQAutoencoder
 from videovq.tokenizer.codebook import VideoCodebook
@@ -34,16 +39,39 @@ from videovq.tokenizer.fit import (
     fit_video_tokenizer,
     pad_frames,
 )
-from videovq.windows import temporal_windows
+from videovq.windows import Window, temporal_windows
 
 
 @dataclass
 class InpaintOutput:
-    frames: np.ndarray  # uint8 (T, H, W, 3)
-    seconds: dict[str, float] = field(default_factory=dict)  # per stage
+    frames: np.ndarray | None  # uint8 (T, H, W, 3); None when the frames were only written out
+    seconds: dict[str, float] = field(default_factory=dict)  # per stage, summed over chunks
     hole_fraction: float = 0.0
     propagated_fraction: float = 0.0  # share of the hole filled by propagation
     video_codes: int = 0
+    chunks: int = 0
+
+
+class _Finished(NamedTuple):
+    """A finished chunk: its owned frames' hole pixels in (t, y, x) order, and which of them propagation left."""
+
+    window: Window
+    values: np.ndarray  # uint8 (N, 3)
+    remaining: np.ndarray  # bool (N,)
+
+    def part(self, start: int, stop: int, counts: np.ndarray) -> "_Finished":
+        """The same for owned frames [start, stop) only (`counts`: hole pixels per frame of the job)."""
+        first = int(counts[self.window.own_start : start].sum())
+        last = first + int(counts[start:stop].sum())
+        return _Finished(self.window, self.values[first:last], self.remaining[first:last])
+
+
+class _Models(NamedTuple):
+    """The per-video tokenizer, its codebook and the transformer, fitted once per job."""
+
+    tokenizer: VQAutoencoder
+    codebook: VideoCodebook
+    transformer: torch.nn.Module
 
 
 def inpaint_frames(
@@ -58,6 +86,8 @@ def inpaint_frames(
 ) -> InpaintOutput:
     """Fill `hole` in `frames`; every pixel outside the hole is returned bit-exact.
 
+    The arrays are processed chunk by chunk like a file (`inpaint_stream`); the result is gathered in memory.
+
     Args:
         frames: uint8 (T, H, W, 3), any size.
         hole: bool (T, H, W), True = fill this pixel (already dilated).
@@ -65,74 +95,113 @@ def inpaint_frames(
         config: settings (see `InpaintConfig` and the presets).
         seed: seeds every random choice: same inputs and seed, same output.
         device: torch device for the models.
-        store: where finished stages are saved, so a killed run resumes after its last finished stage.
+        store: where finished stages are saved, so a killed run resumes after its last finished chunk.
         log: where stage lines go.
     """
     if frames.shape[:3] != hole.shape:
         raise ValueError(f"frames {frames.shape[:3]} and hole {hole.shape} differ in (T, H, W)")
+    out = np.empty_like(frames)
+    done = 0
+
+    def write(block: np.ndarray) -> None:
+        nonlocal done
+        out[done : done + len(block)] = block
+        done += len(block)
+
+    result = inpaint_stream(
+        ArrayFrames(frames), ArrayMask(hole), general, config, write, seed, device, store, log, progress=False
+    )
+    result.frames = out
+    return result
+
+
+def inpaint_stream(
+    frames,
+    mask,
+    general: VQAutoencoder,
+    config: InpaintConfig,
+    write: Callable[[np.ndarray], None],
+    seed: int = 0,
+    device: str | torch.device = "cpu",
+    store: StageStore | None = None,
+    log: Callable[[str], None] = print,
+    progress: bool = True,
+) -> InpaintOutput:
+    """Inpaint a video chunk by chunk, passing finished frames to `write` in order; memory is one chunk's.
+
+    Args:
+        frames: a frame source (`read(start, stop)` -> uint8 (t, H, W, 3); `num_frames`, `height`, `width`).
+        mask: the hole, read the same way (bool (t, H, W), already dilated).
+        general: the general tokenizer (not modified).
+        config: settings (see `InpaintConfig` and the presets).
+        write: receives the output frames, uint8 (t, H, W, 3), in order, every frame once.
+        seed: same inputs and seed, same output (also when chunks are resumed).
+        device: torch device for the models.
+        store: where the fitted models and every finished chunk are saved, for resuming after a kill.
+        log: where stage lines go.
+        progress: one progress bar (with ETA) over the whole job.
+    """
     store = store or StageStore(None)
-    result = InpaintOutput(frames, hole_fraction=float(hole.mean()))
-    if not hole.any():
-        result.frames = frames.copy()
-        return result
+    num_frames, height, width = frames.num_frames, frames.height, frames.width
+    result = InpaintOutput(None)
 
-    # 1. Propagate what other frames show (at full resolution; flow on a smaller copy).
-    with _stage(result, "propagate", log, "1/6 propagate known pixels along optical flow"):
-        if not config.propagate:
-            filled, remaining = frames.copy(), hole.copy()
-        elif store.has("propagation"):
-            filled, remaining = store.load_arrays("propagation", "frames", "remaining")
+    # 1. Where the hole is: its box in every frame, from one pass over the mask.
+    scan = scan_hole(mask)
+    hole_pixels = int(scan.counts.sum())
+    result.hole_fraction = hole_pixels / (num_frames * height * width)
+    if hole_pixels == num_frames * height * width:
+        raise InputError(
+            f"{getattr(mask, 'path', 'the mask')}: the mask covers every pixel of every frame, so there is nothing to "
+            "inpaint from; the hole must leave some pixels known (non-zero = hole, zero = keep)"
+        )
+    job_box = scan.box(0, num_frames)
+    if job_box is None:
+        for start in range(0, num_frames, _BATCH):
+            write(frames.read(start, min(start + _BATCH, num_frames)))
+        return result
+    job_box = job_box.grown(config.crop_margin, height, width)
+    scale = 1.0 if config.max_side is None else min(1.0, config.max_side / max(job_box.height, job_box.width))
+    chunks = plan_chunks(
+        num_frames, config.chunk, config.chunk_overlap, job_box.height * job_box.width, config.chunk_pixels
+    )
+    result.chunks = len(chunks)
+    log(
+        f"hole box {job_box.width}x{job_box.height} px at ({job_box.x0}, {job_box.y0}); {len(chunks)} chunk(s) of "
+        f"<= {chunks[0].size} frames; working scale {scale:.3g}"
+    )
+
+    fit_steps = config.tokenizer.steps + config.transformer_fit.steps if config.generator else 0
+    bar = tqdm(total=fit_steps + num_frames, desc="inpaint", unit="step", disable=not progress, smoothing=0.1)
+    # 2. Fit the tokenizer and the transformer on a bounded sample of frames (the models are shared by all chunks).
+    models = _fit_models(frames, mask, job_box, scale, general, config, seed, device, store, result, bar)
+
+    # 3. Chunk by chunk: propagate, generate (or the membrane), composite, write the frames the chunk owns. The
+    #    frames a chunk shares with the one before are already finished: what propagation found there is known
+    #    content for this chunk, so content travels on from chunk to chunk (and the border shows no seam).
+    filled_pixels = 0
+    previous: _Finished | None = None
+    for index, window in enumerate(chunks):
+        box = scan.box(window.start, window.stop)
+        name = f"chunk-{index:05d}"
+        if box is None:
+            done = _Finished(window, np.zeros((0, 3), np.uint8), np.zeros(0, bool))
+        elif store.has(name):
+            done = _Finished(window, *store.load_arrays(name, "values", "remaining"))
         else:
-            prop = propagate(frames, hole, max_side=config.flow_max_side)
-            filled, remaining = prop.frames, prop.remaining
-            store.save_arrays("propagation", frames=filled, remaining=remaining)
-    result.propagated_fraction = 1.0 - float(remaining.sum()) / float(hole.sum())
+            box = box.grown(config.crop_margin, height, width)
+            carry = previous.part(window.start, window.own_start, scan.counts) if previous else None
+            values, remaining = _fill_chunk(
+                frames, mask, window, box, scale, models, config, seed, index, carry, result
+            )
+            done = _Finished(window, values, remaining)
+            store.save_arrays(name, values=values, remaining=remaining)
+        filled_pixels += int((~done.remaining).sum())
+        _write_owned(frames, mask, window, done.values, write)
+        bar.update(window.own_stop - window.own_start)
+        previous = done
+    bar.close()
+    result.propagated_fraction = filled_pixels / hole_pixels
     log(f"      propagation filled {result.propagated_fraction:.1%} of the hole")
-    if not remaining.any():
-        result.frames = filled
-        return result
-    if not config.generator:  # ablation: the smooth membrane of the surroundings, no model
-        with _stage(result, "membrane", log, "membrane fill of what propagation left (no generator)"):
-            membrane = match_boundary(filled, remaining, np.zeros_like(filled))
-            result.frames = _copy_into_blind_frames(composite(filled, remaining, membrane, in_place=True), remaining)
-        return result
-
-    # 2. Work at a resolution the models can afford; the fill is upscaled and composited at full size below.
-    work_frames, work_hole = _to_working_size(filled, remaining, config.max_side)
-
-    # 3. Customise the tokenizer to this video's known pixels.
-    with _stage(result, "fit_tokenizer", log, "2/6 fit the tokenizer to this video"):
-        fitted = _fit_tokenizer(general, work_frames, work_hole, config, seed, device, store)
-    tokenizer, codebook = fitted.model, fitted.codebook
-    result.video_codes = codebook.size
-
-    # 4. Tokenise: cells touching the hole become the completion token.
-    with _stage(result, "tokenize", log, f"3/6 tokenise ({codebook.size} video codes + completion token)"):
-        padded, padded_hole = pad_frames(work_frames, work_hole, tokenizer.downsample)
-        indices, known = encode_frames(tokenizer, padded, padded_hole, codebook.allowed(device))
-        del padded, padded_hole
-        tokens = codebook.to_local(indices, hole=~known)  # (T, h, w)
-
-    # 5. Fit the transformer on this video's own tokens (pseudo-holes in known regions).
-    with _stage(result, "fit_transformer", log, "4/6 fit the transformer on this video's tokens"):
-        transformer = _fit_transformer(tokens, ~known, codebook, tokenizer, config, seed, device, store)
-
-    # 6. Predict the hole's codes window by window; later windows see earlier predictions as context.
-    with _stage(result, "predict", log, "5/6 predict the hole's codes"):
-        if store.has("predicted"):
-            (tokens,) = store.load_tensors("predicted", "tokens")
-        else:
-            tokens = _predict(transformer, tokens, ~known, config, seed)
-            store.save_tensors("predicted", tokens=tokens)
-
-    # 7. Decode with temporal aggregation and composite into the full-resolution frames.
-    with _stage(result, "decode", log, "6/6 decode and composite"):
-        height, width = work_frames.shape[1:3]
-        fill = decode_frames(tokenizer, codebook.to_global(tokens), config.window, config.overlap)[:, :height, :width]
-        fill = _resize_frames(fill, frames.shape[1:3])
-        if config.match_boundary:
-            fill = match_boundary(filled, remaining, fill)
-        result.frames = composite(filled, remaining, fill, config.feather, in_place=True)
     return result
 
 
@@ -175,41 +244,162 @@ def composite(
 
 
 # -- steps ------------------------------------------------------------------------------------------------------------
-class _stage:
-    """Times a stage and prints its line."""
+_BATCH = 16  # frames decoded at once where only a chunk's box is kept (bounds full-frame memory at 4K)
 
-    def __init__(self, result: InpaintOutput, name: str, log, line: str):
-        self.result, self.name, self.log, self.line = result, name, log, line
+
+class _stage:
+    """Adds a stage's wall time to `result.seconds` (summed over chunks)."""
+
+    def __init__(self, result: InpaintOutput, name: str):
+        self.result, self.name = result, name
 
     def __enter__(self):
-        self.log(f"[{self.line}]")
         self.start = time.perf_counter()
 
     def __exit__(self, *exc):
-        self.result.seconds[self.name] = time.perf_counter() - self.start
+        seconds = self.result.seconds
+        seconds[self.name] = seconds.get(self.name, 0.0) + time.perf_counter() - self.start
         return False
 
 
-def _copy_into_blind_frames(frames: np.ndarray, remaining: np.ndarray) -> np.ndarray:
-    """Frames with no known pixel left have no boundary for a membrane (it would be black): show the nearest frame
-    that has one instead."""
+def _read_box(frames, mask, start: int, stop: int, box: Box) -> tuple[np.ndarray, np.ndarray]:
+    """Frames [start, stop) and their hole, cut to `box`, decoded a few at a time."""
+    ys, xs = box.slices
+    crops = np.empty((stop - start, box.height, box.width, 3), np.uint8)
+    holes = np.empty((stop - start, box.height, box.width), bool)
+    for a in range(start, stop, _BATCH):
+        b = min(a + _BATCH, stop)
+        crops[a - start : b - start] = frames.read(a, b)[:, ys, xs]
+        holes[a - start : b - start] = mask.read(a, b)[:, ys, xs]
+    return crops, holes
+
+
+def _write_owned(frames, mask, window: Window, values: np.ndarray, write) -> None:
+    """Write the frames a chunk owns: the source frames with their hole pixels replaced by `values`.
+
+    `values` lists the hole pixels of the owned frames in (t, y, x) order, which does not depend on the box.
+    """
+    done = 0
+    for a in range(window.own_start, window.own_stop, _BATCH):
+        b = min(a + _BATCH, window.own_stop)
+        out = np.array(frames.read(a, b))  # a copy: the source stays untouched
+        hole = np.asarray(mask.read(a, b))
+        count = int(hole.sum())
+        out[hole] = values[done : done + count]
+        done += count
+        write(out)
+
+
+def _fill_chunk(
+    frames, mask, window: Window, box: Box, scale: float, models: _Models | None, config: InpaintConfig, seed: int,
+    index: int, carry: _Finished | None, result: InpaintOutput,
+) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Inpaint one chunk inside `box`; `carry` holds the finished frames before the chunk's own.
+
+    Returns the owned frames' hole pixels (N, 3) in (t, y, x) order and which of them propagation did not fill.
+    """
+    crops, hole = _read_box(frames, mask, window.start, window.stop, box)
+    if carry is not None:  # finished frames: propagated pixels are known now, the rest stays a hole
+        before = slice(0, window.own_start - window.start)
+        was_hole = hole[before].copy()
+        crops[before][was_hole] = carry.values
+        hole[before] = False
+        hole[before][was_hole] = carry.remaining
+    # Propagate what other frames of the chunk (owned frames and overlap) show.
+    with _stage(result, "propagate"):
+        if config.propagate:
+            prop = propagate(crops, hole, max_side=config.flow_max_side)
+            filled, remaining = prop.frames, prop.remaining
+        else:
+            filled, remaining = crops.copy(), hole.copy()
+    own = window.own_slice
+    if remaining[own].any():
+        if models is None:  # ablation: the smooth membrane of the surroundings, no model
+            with _stage(result, "membrane"):
+                membrane = match_boundary(filled[own], remaining[own], np.zeros_like(filled[own]))
+                filled[own] = composite(filled[own], remaining[own], membrane)
+                _copy_into_blind_frames(filled, remaining, own)
+        else:
+            seed_k = int(np.random.SeedSequence([seed, index]).generate_state(1)[0])
+            filled[own] = _generate(filled, remaining, own, scale, models, config, seed_k, result)
+    owned_hole = hole[own]  # the carried frames come before the owned ones
+    return filled[own][owned_hole], remaining[own][owned_hole]
+
+
+def _generate(
+    filled: np.ndarray, remaining: np.ndarray, own: slice, scale: float, models: _Models, config: InpaintConfig,
+    seed: int, result: InpaintOutput,
+) -> np.ndarray:  # fmt: skip
+    """DLFormer on one chunk: tokenise at the working scale, predict the hole's codes, decode the owned frames,
+    upscale and composite them (returns the owned frames filled)."""
+    tokenizer, codebook, transformer = models
+    work_frames, work_hole = _to_scale(filled, remaining, scale)
+    # Tokenise: cells touching the hole become the completion token.
+    with _stage(result, "tokenize"):
+        padded, padded_hole = pad_frames(work_frames, work_hole, tokenizer.downsample)
+        indices, known = encode_frames(tokenizer, padded, padded_hole, codebook.allowed(next(tokenizer.parameters()).device))
+        tokens = codebook.to_local(indices, hole=~known)  # (T, h, w)
+    # Predict window by window; the overlap frames are context for the owned ones.
+    with _stage(result, "predict"):
+        tokens = _predict(transformer, tokens, ~known, config, seed)
+    # Decode the owned frames, bring them to full size, composite.
+    with _stage(result, "decode"):
+        height, width = work_frames.shape[1:3]
+        fill = decode_frames(tokenizer, codebook.to_global(tokens[own]), config.window, config.overlap)
+        fill = _resize_frames(fill[:, :height, :width], filled.shape[1:3])
+        base, hole = filled[own], remaining[own]
+        if config.match_boundary:
+            fill = match_boundary(base, hole, fill)
+        return composite(base, hole, fill, config.feather)
+
+
+def _fit_models(
+    frames, mask, box: Box, scale: float, general: VQAutoencoder, config: InpaintConfig, seed: int, device,
+    store: StageStore, result: InpaintOutput, bar,
+) -> _Models | None:  # fmt: skip
+    """Fit the tokenizer and the transformer on segments of frames spread over the job, cut to the job's box."""
+    if not config.generator:
+        return None
+    segments = sample_segments(frames.num_frames, config.fit_frames, config.window)
+    sample, sample_hole = [], []
+    for a, b in segments:
+        crops, hole = _read_box(frames, mask, a, b, box)
+        crops, hole = _to_scale(crops, hole, scale)
+        sample.append(crops)
+        sample_hole.append(hole)
+    sample, sample_hole = np.concatenate(sample), np.concatenate(sample_hole)
+    offsets = np.cumsum([0] + [b - a for a, b in segments])
+    local = [(int(offsets[i]), int(offsets[i + 1])) for i in range(len(segments))]  # segments inside the sample
+    with _stage(result, "fit_tokenizer"):
+        fitted = _fit_tokenizer(general, sample, sample_hole, config, seed, device, store, local, bar)
+    tokenizer, codebook = fitted.model, fitted.codebook
+    result.video_codes = codebook.size
+    with _stage(result, "fit_transformer"):
+        padded, padded_hole = pad_frames(sample, sample_hole, tokenizer.downsample)
+        indices, known = encode_frames(tokenizer, padded, padded_hole, codebook.allowed(device))
+        tokens = codebook.to_local(indices, hole=~known)
+        transformer = _fit_transformer(tokens, ~known, codebook, tokenizer, config, seed, device, store, local, bar)
+    return _Models(tokenizer, codebook, transformer)
+
+
+def _copy_into_blind_frames(frames: np.ndarray, remaining: np.ndarray, own: slice) -> None:
+    """Owned frames with no known pixel left have no boundary for a membrane (it would be black): show the nearest
+    owned frame that has one instead (its hole is filled already)."""
     blind = remaining.all(axis=(1, 2))
-    if blind.all():
-        raise InputError("every pixel of every frame is in the hole: there is nothing to inpaint from")
-    seen = np.nonzero(~blind)[0]
-    for t in np.nonzero(blind)[0]:
+    seen = np.nonzero(~blind[own])[0] + own.start
+    if len(seen) == 0:  # every owned frame is hole: nothing nearer to show
+        return
+    for t in np.nonzero(blind[own])[0] + own.start:
         frames[t] = frames[seen[np.abs(seen - t).argmin()]]
-    return frames
 
 
-def _to_working_size(frames: np.ndarray, hole: np.ndarray, max_side: int | None) -> tuple[np.ndarray, np.ndarray]:
-    h, w = frames.shape[1:3]
-    if max_side is None or max(h, w) <= max_side:
+def _to_scale(frames: np.ndarray, hole: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """Frames and hole at `scale` (<= 1) of their size; a working pixel is unknown if any pixel under it is."""
+    if scale >= 1.0:
         return frames, hole
-    scale = max_side / max(h, w)
+    h, w = frames.shape[1:3]
     size = (max(1, round(h * scale)), max(1, round(w * scale)))
     small = _resize_frames(frames, size)
-    # A working pixel is unknown if any full-resolution pixel under it is (area average > 0).
     small_hole = np.stack([cv2.resize(m.astype(np.float32), size[::-1], interpolation=cv2.INTER_AREA) > 0 for m in hole])
     return small, small_hole
 
@@ -222,7 +412,7 @@ def _resize_frames(frames: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return np.stack([cv2.resize(f, size[::-1], interpolation=interp) for f in frames])
 
 
-def _fit_tokenizer(general, frames, hole, config: InpaintConfig, seed, device, store: StageStore) -> FittedTokenizer:
+def _fit_tokenizer(general, frames, hole, config: InpaintConfig, seed, device, store: StageStore, segments, bar):
     if store.has("tokenizer"):
         model = copy.deepcopy(general)
         if not config.aggregation:
@@ -230,8 +420,12 @@ def _fit_tokenizer(general, frames, hole, config: InpaintConfig, seed, device, s
         store.load_model("tokenizer", model)
         model.eval()
         (global_ids, counts) = store.load_tensors("codebook", "global_ids", "counts")
+        bar.update(config.tokenizer.steps)
         return FittedTokenizer(model, VideoCodebook(global_ids, counts, general.quantizer.codebook_size), 0.0, [])
-    fitted = fit_video_tokenizer(general, frames, hole, config.tokenizer, seed=seed, device=device)
+    fitted = fit_video_tokenizer(
+        general, frames, hole, config.tokenizer, seed=seed, device=device, progress=False, segments=segments,
+        on_step=lambda: bar.update(1),
+    )  # fmt: skip
     model = fitted.model
     if not config.aggregation:
         model.aggregation = None
@@ -245,31 +439,39 @@ def _fit_tokenizer(general, frames, hole, config: InpaintConfig, seed, device, s
     return FittedTokenizer(model, codebook, fitted.seconds, fitted.losses)
 
 
-def _fit_transformer(tokens, unknown, codebook: VideoCodebook, tokenizer, config: InpaintConfig, seed, device, store):
+def _fit_transformer(
+    tokens, unknown, codebook: VideoCodebook, tokenizer, config: InpaintConfig, seed, device, store, segments, bar
+):
     from videovq.inpaint.transformer import TokenTransformer
 
     if store.has("transformer"):
-        return store.load_model("transformer", TokenTransformer(config.transformer, codebook.size)).eval()
+        bar.update(config.transformer_fit.steps)
+        model = TokenTransformer(config.transformer, codebook.size)
+        return store.load_model("transformer", model).to(device).eval()
     code_vectors = tokenizer.quantizer._codes()[codebook.global_ids].detach().cpu()
     fit = dataclasses.replace(config.transformer_fit, window_frames=min(config.transformer_fit.window_frames, config.window))
-    fitted = fit_transformer(tokens, unknown, codebook.size, config.transformer, fit, code_vectors, seed, device)
+    fitted = fit_transformer(
+        tokens, unknown, codebook.size, config.transformer, fit, code_vectors, seed, device, progress=False,
+        segments=segments, on_step=lambda: bar.update(1),
+    )  # fmt: skip
     store.save_model("transformer", fitted.model)
     return fitted.model
 
 
 def _predict(transformer, tokens: torch.Tensor, unknown: torch.Tensor, config: InpaintConfig, seed: int) -> torch.Tensor:
-    from tqdm import tqdm
-
     tokens, unknown = tokens.clone(), unknown.clone()
     generator = torch.Generator().manual_seed(seed)
     windows = temporal_windows(tokens.shape[0], config.window, min(config.overlap, config.window - 1))
-    for w in tqdm(windows, desc="predict", unit="window", disable=len(windows) < 2):
+    device = next(transformer.parameters()).device
+    for w in windows:
         span = slice(w.start, w.stop)
         if unknown[span].any():
             # Positions are relative to the window, as in training (windows start anywhere there).
-            tokens[span] = predict_tokens(
-                transformer, tokens[span], unknown[span], config.decode_steps, config.temperature, generator
-            )
+            predicted = predict_tokens(
+                transformer, tokens[span].to(device), unknown[span].to(device), config.decode_steps,
+                config.temperature, generator,
+            )  # fmt: skip
+            tokens[span] = predicted.cpu()
             unknown[span] = False  # predictions become context for the next window
     return tokens
 
@@ -305,9 +507,16 @@ def inpaint_video(
     device: str = "cpu",
     tokenizer: str | Path | None = None,
     crf: int = 18,
+    start: int | str | None = None,
+    end: int | str | None = None,
+    keep_frames: bool = False,
+    progress: bool = True,
     log: Callable[[str], None] = print,
 ) -> InpaintJob:
-    """Inpaint a video file: read, fill, write (source fps and audio kept), optionally a side-by-side.
+    """Inpaint a video file chunk by chunk: read, fill, write (source fps and audio kept), optionally a side-by-side.
+
+    Frames are decoded as chunks need them and written as chunks finish, so memory does not grow with the video's
+    length; the output appears at its path (atomically) only when complete.
 
     Args:
         video: the input video or frame folder.
@@ -317,16 +526,20 @@ def inpaint_video(
         dilate: grow the hole by this many pixels first.
         resize_mask: accept a mask of another size and resize it.
         side_by_side: also write `input with mask | result` here.
-        workdir: where finished stages are kept (default: a hidden folder beside the output, removed on success).
-        resume: continue a killed job from its finished stages.
+        workdir: where the fitted models and finished chunks are kept (default: a hidden folder beside the output,
+            removed on success).
+        resume: continue a killed job from its finished chunks.
         overwrite: replace existing outputs.
         seed: same inputs and seed, same output.
         device: "cpu" or "cuda".
         tokenizer: general tokenizer folder (default: the shipped one).
         crf: H.264 quality of mp4 outputs.
+        start, end: work on frames start <= i < end only (frame indices, or times such as "12.5s"); the output
+            holds that part.
+        keep_frames: also return the result's frames in memory (`job.result.frames`; for short clips).
+        progress: show a progress bar over the whole job.
     """
     from videovq.io.atomic import check_distinct_outputs, check_output_path
-    from videovq.io.masks import check_fillable, dilate_mask, load_mask
     from videovq.io.preview import overlay_mask
     from videovq.io.preview import side_by_side as stack_side_by_side
     from videovq.io.video import VideoWriter, open_video
@@ -343,49 +556,99 @@ def inpaint_video(
     tokenizer = Path(tokenizer) if tokenizer else tokenizer_path()
     general = load_tokenizer(tokenizer, device)
 
-    # Load video and mask (the mask is checked against the video before any work).
     with open_video(video) as reader:
         info = reader.info
-        hole = check_fillable(dilate_mask(load_mask(mask, info, resize=resize_mask), dilate), mask)
-        frames = reader.read_all()
-    log(f"{info.describe()}; hole {hole.mean():.1%} of the pixels")
+        first, stop = frame_range(start, end, info)
+        frames = VideoFrames(reader, first, stop - first, keep=max(_BATCH, config.chunk_overlap))
+        holes = MaskFile(mask, info, resize=resize_mask, dilate=dilate, first=first, num_frames=stop - first)
+        part = f"; frames {first}-{stop - 1}" if (first, stop) != (0, info.num_frames) else ""
+        log(f"{info.describe()}{part}")
+        work = Path(workdir) if workdir else output.with_name(f".{output.name}.work")
+        store = StageStore(work)
+        store.check_meta(
+            {
+                "video": str(video.resolve()),
+                "mask": str(mask.resolve()),
+                "frames": info.num_frames,
+                "range": [first, stop],
+                "size": [info.height, info.width],
+                "dilate": dilate,
+                "seed": seed,
+                "tokenizer": str(tokenizer.resolve()),
+                "config": dataclasses.asdict(config),
+            },
+            resume,
+        )
+        whole = (first, stop) == (0, info.num_frames)
+        if not whole:
+            log(f"the part is written at {float(info.fps):g} fps without the source's sound and timestamps")
+        try:
+            writers = [
+                VideoWriter(
+                    output, info.fps, crf=crf, source=video if whole else None, exact=True, overwrite=overwrite,
+                    inputs=[video, mask],
+                )  # fmt: skip
+            ]
+            if side_by_side is not None:
+                writers.append(VideoWriter(side_by_side, info.fps, crf=crf, overwrite=overwrite, inputs=[video, mask]))
+            kept: list[np.ndarray] = []
+            done = 0
 
-    work = Path(workdir) if workdir else output.with_name(f".{output.name}.work")
-    store = StageStore(work)
-    store.check_meta(
-        {
-            "video": str(video.resolve()),
-            "mask": str(mask.resolve()),
-            "frames": info.num_frames,
-            "size": [info.height, info.width],
-            "dilate": dilate,
-            "seed": seed,
-            "tokenizer": str(tokenizer.resolve()),
-            "config": dataclasses.asdict(config),
-        },
-        resume,
-    )
-    try:
-        result = inpaint_frames(frames, hole, general, config, seed=seed, device=device, store=store, log=log)
-        with VideoWriter(
-            output, info.fps, crf=crf, source=video, exact=True, overwrite=overwrite, inputs=[video, mask]
-        ) as writer:
-            writer.write(result.frames)
-    except InputError:  # bad input cannot be resumed: leave no work folder behind (a kill keeps it for --resume)
-        if workdir is None:
-            shutil.rmtree(work, ignore_errors=True)
-        raise
-    except OSError as e:  # disk full: the finished stages are kept for --resume
-        if e.errno not in (errno.ENOSPC, errno.EDQUOT):
+            def write(block: np.ndarray) -> None:
+                nonlocal done
+                writers[0].write(block)
+                if keep_frames:
+                    kept.append(block)
+                if side_by_side is not None:
+                    left = overlay_mask(frames.read(done, done + len(block)), holes.read(done, done + len(block)))
+                    writers[1].write(stack_side_by_side([left, block], labels=["input + mask", "videovq"]))
+                done += len(block)
+
+            try:
+                result = inpaint_stream(frames, holes, general, config, write, seed, device, store, log, progress)
+                for writer in writers:
+                    writer.close()
+            except BaseException:
+                for writer in writers:
+                    writer.abort()
+                raise
+            finally:
+                holes.close()
+        except InputError:  # bad input cannot be resumed: leave no work folder behind (a kill keeps it for --resume)
+            if workdir is None:
+                shutil.rmtree(work, ignore_errors=True)
             raise
-        where = e.filename or output
-        raise InputError(f"{where}: {e.strerror or e}; free space and rerun with --resume to continue") from None
-    if side_by_side is not None:
-        with VideoWriter(side_by_side, info.fps, crf=crf, overwrite=overwrite, inputs=[video, mask]) as writer:
-            for s in range(0, info.num_frames, 32):  # in chunks: the panels are twice the video's width
-                left = overlay_mask(frames[s : s + 32], hole[s : s + 32])
-                writer.write(stack_side_by_side([left, result.frames[s : s + 32]], labels=["input + mask", "videovq"]))
+        except OSError as e:  # disk full: the finished chunks are kept for --resume
+            if e.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            where = e.filename or output
+            raise InputError(f"{where}: {e.strerror or e}; free space and rerun with --resume to continue") from None
+    if keep_frames:
+        result.frames = np.concatenate(kept)
     if workdir is None:
         shutil.rmtree(work, ignore_errors=False)
-    log(f"done in {describe_seconds(result.seconds, info.num_frames)}")
+    log(f"done in {describe_seconds(result.seconds, stop - first)}")
     return InpaintJob(output, Path(side_by_side) if side_by_side else None, result)
+
+
+def frame_range(start: int | str | None, end: int | str | None, info) -> tuple[int, int]:
+    """`--start`/`--end` as frame indices [first, stop): a frame index ("120") or a time in seconds ("12.5s")."""
+    first = 0 if start is None else _frame_index(start, info, "--start")
+    stop = info.num_frames if end is None else _frame_index(end, info, "--end")
+    stop = min(stop, info.num_frames)
+    if not 0 <= first < stop:
+        raise InputError(
+            f"--start {start} / --end {end}: the part is empty or outside the video's {info.num_frames} frames "
+            f"({info.duration:.2f} s); pick a start before the end"
+        )
+    return first, stop
+
+
+def _frame_index(value: int | str, info, option: str) -> int:
+    text = str(value).strip()
+    try:
+        if text.endswith("s"):
+            return int(round(float(text[:-1]) * float(info.fps)))
+        return int(text)
+    except ValueError:
+        raise InputError(f"{option} {value}: give a frame index (120) or a time in seconds (12.5s)") from None

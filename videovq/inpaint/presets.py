@@ -43,6 +43,14 @@ class InpaintConfig:
         match_boundary: gradient-domain compositing: shift the generated fill by the membrane (harmonic)
             interpolation of its mismatch with the known pixels around the hole, so its colours meet the frame's at
             the hole's edge while its texture (gradients) is kept (Poisson blending, Perez et al. 2003).
+        chunk: frames per temporal chunk: a job holds one chunk at a time, so memory does not grow with length.
+        chunk_overlap: frames shared by consecutive chunks; propagation reaches across a chunk border only this
+            far (each frame sees at least half of it on both sides).
+        chunk_pixels: at most this many pixels (frames x box area) per chunk; chunks are shortened to fit.
+        crop_margin: pixels around the hole's bounding box (per chunk) that propagation, the generator and
+            compositing see; pixels further away are never read by them.
+        fit_frames: the per-video models are fitted on at most this many frames (evenly spread segments of
+            `window` frames), so fitting costs the same on a long video as on a short one.
     """
 
     max_side: int | None = None
@@ -60,6 +68,11 @@ class InpaintConfig:
     overlap: int = 4
     feather: int = 0
     match_boundary: bool = True
+    chunk: int = 96
+    chunk_overlap: int = 16
+    chunk_pixels: int | None = 100_000_000
+    crop_margin: int = 64
+    fit_frames: int = 96
 
     def __post_init__(self):
         side = Range(8, 16384)
@@ -67,6 +80,8 @@ class InpaintConfig:
         check_ranges(self, temperature=Range(0, 100), overlap=NON_NEGATIVE, feather=Range(0, 256))
         if self.overlap >= self.window:
             raise ConfigRangeError("overlap", self.overlap, f"smaller than window ({self.window})")
+        check_ranges(self, chunk=AT_LEAST_ONE, chunk_overlap=NON_NEGATIVE, chunk_pixels=AT_LEAST_ONE)
+        check_ranges(self, crop_margin=NON_NEGATIVE, fit_frames=AT_LEAST_ONE)
 
 
 PRESET_NAMES = ("fast", "default", "best")

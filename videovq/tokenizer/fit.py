@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import time
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 import numpy as np
 import torch
@@ -138,6 +138,8 @@ def fit_video_tokenizer(
     seed: int = 0,
     device: str | torch.device = "cpu",
     progress: bool = True,
+    segments: list[tuple[int, int]] | None = None,
+    on_step: Callable[[], None] | None = None,
 ) -> FittedTokenizer:
     """Customise the general tokenizer to one video.
 
@@ -148,6 +150,10 @@ def fit_video_tokenizer(
         config: finetuning settings.
         seed: seeds the crops, so the same inputs give the same model.
         device: where to train.
+        progress: show a progress bar.
+        segments: frame ranges of `frames` that are consecutive in the video (a sample of a long video); crops
+            never straddle two. None = all of `frames` is one.
+        on_step: called after every optimiser step (a progress bar of a larger job).
 
     Returns:
         The finetuned model (eval mode), its video codebook, the time taken, and the loss curve.
@@ -175,7 +181,7 @@ def fit_video_tokenizer(
     losses: list[float] = []
     bar = tqdm(range(config.steps), desc="fit tokenizer", unit="step", disable=not progress or config.steps == 0)
     for step in bar:
-        clips, clip_valid = _sample_crops(frames, hole, config, f, rng)
+        clips, clip_valid = _sample_crops(frames, hole, config, f, rng, segments)
         clips, clip_valid = clips.to(device), clip_valid.to(device)
         loss = tokenizer_loss(model, clips, clip_valid, config.loss, allowed=codebook.allowed(device))
         optimizer.zero_grad(set_to_none=True)
@@ -185,19 +191,30 @@ def fit_video_tokenizer(
         if (step + 1) % config.refresh_every == 0 or step + 1 == config.steps:
             codebook = refresh()
             bar.set_postfix(loss=f"{losses[-1]:.4f}", codes=codebook.size, refresh=False)
+        if on_step is not None:
+            on_step()
     model.eval()
     return FittedTokenizer(model, codebook, time.time() - started, losses)
 
 
-def _sample_crops(frames: np.ndarray, hole: np.ndarray, config: VideoFitConfig, f: int, rng: np.random.Generator):
+def _sample_crops(
+    frames: np.ndarray,
+    hole: np.ndarray,
+    config: VideoFitConfig,
+    f: int,
+    rng: np.random.Generator,
+    segments: list[tuple[int, int]] | None = None,
+):
     """`batch_size` random crops: float (B, 3, t, ch, cw) in [-1, 1] and valid (B, t, ch, cw)."""
     t, h, w = hole.shape
-    clip_len = min(config.clip_len, t)
+    segments = segments or [(0, t)]
+    clip_len = min([config.clip_len] + [b - a for a, b in segments])
     ch, cw = min(h, config.crop // f * f), min(w, config.crop // f * f)
     clips, valids = [], []
     for _ in range(config.batch_size):
         for _attempt in range(20):  # prefer crops that show enough known pixels
-            t0 = int(rng.integers(0, t - clip_len + 1))
+            a, b = segments[int(rng.integers(len(segments)))] if len(segments) > 1 else segments[0]
+            t0 = a + int(rng.integers(0, b - a - clip_len + 1))
             y0 = int(rng.integers(0, h - ch + 1)) // f * f
             x0 = int(rng.integers(0, w - cw + 1)) // f * f
             valid = ~hole[t0 : t0 + clip_len, y0 : y0 + ch, x0 : x0 + cw]

@@ -1,0 +1,97 @@
+"""Where and when an inpainting job works: temporal chunks, the hole's box in each, the frames fitting samples.
+
+A job is cut into overlapping chunks of frames (`videovq.windows`: each frame is owned by one chunk, the
+overlap is context). Inside a chunk only the hole's bounding box plus a margin is processed: pixels further
+away are never changed and rarely matter to the fill, so a logo on 4K footage costs what it costs on a small clip.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from videovq.windows import Window, temporal_windows
+
+
+class Box(NamedTuple):
+    """Rows y0 <= y < y1 and columns x0 <= x < x1 of a frame."""
+
+    y0: int
+    y1: int
+    x0: int
+    x1: int
+
+    @property
+    def slices(self) -> tuple[slice, slice]:
+        return slice(self.y0, self.y1), slice(self.x0, self.x1)
+
+    @property
+    def height(self) -> int:
+        return self.y1 - self.y0
+
+    @property
+    def width(self) -> int:
+        return self.x1 - self.x0
+
+    def grown(self, margin: int, height: int, width: int) -> "Box":
+        """This box with `margin` px more on every side, clipped to a height x width frame."""
+        return Box(max(0, self.y0 - margin), min(height, self.y1 + margin), max(0, self.x0 - margin), min(width, self.x1 + margin))
+
+
+class HoleScan(NamedTuple):
+    """Per frame: the hole's bounding box (y0, y1, x0, x1; all -1 where the frame has no hole) and pixel count."""
+
+    boxes: np.ndarray  # int64 (T, 4)
+    counts: np.ndarray  # int64 (T,)
+
+    def box(self, start: int, stop: int) -> Box | None:
+        """The union of the boxes of frames [start, stop), or None if they have no hole."""
+        b = self.boxes[start:stop]
+        b = b[b[:, 0] >= 0]
+        if len(b) == 0:
+            return None
+        return Box(int(b[:, 0].min()), int(b[:, 1].max()), int(b[:, 2].min()), int(b[:, 3].max()))
+
+
+def scan_hole(mask, batch: int = 64) -> HoleScan:
+    """One pass over a mask source (`read(start, stop)` -> bool (t, H, W)): boxes and pixel counts per frame."""
+    boxes = np.full((mask.num_frames, 4), -1, np.int64)
+    counts = np.zeros(mask.num_frames, np.int64)
+    for start in range(0, mask.num_frames, batch):
+        hole = np.asarray(mask.read(start, min(start + batch, mask.num_frames)))
+        rows, cols = hole.any(axis=2), hole.any(axis=1)  # (t, H), (t, W)
+        for i in np.nonzero(rows.any(axis=1))[0]:
+            ys, xs = np.nonzero(rows[i])[0], np.nonzero(cols[i])[0]
+            boxes[start + i] = (ys[0], ys[-1] + 1, xs[0], xs[-1] + 1)
+        counts[start : start + len(hole)] = hole.sum(axis=(1, 2))
+    return HoleScan(boxes, counts)
+
+
+def plan_chunks(num_frames: int, size: int, overlap: int, box_pixels: int, max_pixels: int | None) -> list[Window]:
+    """Overlapping chunks of at most `size` frames, fewer where a chunk's boxes would exceed `max_pixels` in all.
+
+    Args:
+        num_frames: frames in the job.
+        size: frames per chunk (>= 1).
+        overlap: frames shared by consecutive chunks (clipped below `size`).
+        box_pixels: pixels of the largest box a chunk will process (bounds memory per frame).
+        max_pixels: pixels a chunk may hold in all (None = no limit); never fewer than 2 * overlap + 1 frames.
+    """
+    if max_pixels is not None:
+        size = min(size, max(2 * overlap + 1, max_pixels // max(1, box_pixels)))
+    return temporal_windows(num_frames, size, min(overlap, size - 1))
+
+
+def sample_segments(num_frames: int, max_frames: int, segment: int) -> list[tuple[int, int]]:
+    """Frame ranges to fit the per-video models on: all frames if at most `max_frames`, else evenly spread segments.
+
+    Fitting cost and memory then stay flat in the video's length. Segments are `segment` frames long (so training
+    windows inside one are consecutive frames) and never overlap.
+    """
+    if num_frames <= max_frames:
+        return [(0, num_frames)]
+    segment = max(1, min(segment, max_frames))
+    count = max(1, max_frames // segment)
+    starts = np.linspace(0, num_frames - segment, count).round().astype(int)
+    return [(int(s), int(s) + segment) for s in starts]
