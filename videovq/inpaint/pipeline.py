@@ -172,34 +172,36 @@ def inpaint_stream(
 
     fit_steps = config.tokenizer.steps + config.transformer_fit.steps if config.generator else 0
     bar = tqdm(total=fit_steps + num_frames, desc="inpaint", unit="step", disable=not progress, smoothing=0.1)
-    # 2. Fit the tokenizer and the transformer on a bounded sample of frames (the models are shared by all chunks).
-    models = _fit_models(frames, mask, job_box, scale, general, config, seed, device, store, result, bar)
+    try:  # the bar ends its line before any error is printed
+        # 2. Fit the tokenizer and the transformer on a bounded sample of frames (the models are shared by all chunks).
+        models = _fit_models(frames, mask, job_box, scale, general, config, seed, device, store, result, bar)
 
-    # 3. Chunk by chunk: propagate, generate (or the membrane), composite, write the frames the chunk owns. The
-    #    frames a chunk shares with the one before are already finished: what propagation found there is known
-    #    content for this chunk, so content travels on from chunk to chunk (and the border shows no seam).
-    filled_pixels = 0
-    previous: _Finished | None = None
-    for index, window in enumerate(chunks):
-        box = scan.box(window.start, window.stop)
-        name = f"chunk-{index:05d}"
-        if box is None:
-            done = _Finished(window, np.zeros((0, 3), np.uint8), np.zeros(0, bool))
-        elif store.has(name):
-            done = _Finished(window, *store.load_arrays(name, "values", "remaining"))
-        else:
-            box = box.grown(config.crop_margin, height, width)
-            carry = previous.part(window.start, window.own_start, scan.counts) if previous else None
-            values, remaining = _fill_chunk(
-                frames, mask, window, box, scale, models, config, seed, index, carry, result
-            )
-            done = _Finished(window, values, remaining)
-            store.save_arrays(name, values=values, remaining=remaining)
-        filled_pixels += int((~done.remaining).sum())
-        _write_owned(frames, mask, window, done.values, write)
-        bar.update(window.own_stop - window.own_start)
-        previous = done
-    bar.close()
+        # 3. Chunk by chunk: propagate, generate (or the membrane), composite, write the frames the chunk owns. The
+        #    frames a chunk shares with the one before are already finished: what propagation found there is known
+        #    content for this chunk, so content travels on from chunk to chunk.
+        filled_pixels = 0
+        previous: _Finished | None = None
+        for index, window in enumerate(chunks):
+            box = scan.box(window.start, window.stop)
+            name = f"chunk-{index:05d}"
+            if box is None:
+                done = _Finished(window, np.zeros((0, 3), np.uint8), np.zeros(0, bool))
+            elif store.has(name):
+                done = _Finished(window, *store.load_arrays(name, "values", "remaining"))
+            else:
+                box = box.grown(config.crop_margin, height, width)
+                carry = previous.part(window.start, window.own_start, scan.counts) if previous else None
+                values, remaining = _fill_chunk(
+                    frames, mask, window, box, scale, models, config, seed, index, carry, result
+                )
+                done = _Finished(window, values, remaining)
+                store.save_arrays(name, values=values, remaining=remaining)
+            filled_pixels += int((~done.remaining).sum())
+            _write_owned(frames, mask, window, done.values, write)
+            bar.update(window.own_stop - window.own_start)
+            previous = done
+    finally:
+        bar.close()
     result.propagated_fraction = filled_pixels / hole_pixels
     log(f"      propagation filled {result.propagated_fraction:.1%} of the hole")
     return result
