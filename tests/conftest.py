@@ -12,6 +12,22 @@ import pytest
 from videovq.data import sample_video_path
 
 
+@pytest.fixture(autouse=True)
+def _keep_thread_counts():
+    """Restore torch's and OpenCV's thread counts after each test.
+
+    In-process CLI calls (`inpaint`, `demo`) set them from the machine's load; a later test that compares an
+    in-process run with a child process would then compute with another thread count and differ in the last bits.
+    """
+    import cv2
+    import torch
+
+    torch_threads, cv2_threads = torch.get_num_threads(), cv2.getNumThreads()
+    yield
+    torch.set_num_threads(torch_threads)
+    cv2.setNumThreads(cv2_threads)
+
+
 def moving_pattern(num_frames: int = 12, height: int = 48, width: int = 64, seed: int = 0) -> np.ndarray:
     """A textured scene translating one pixel per frame: uint8 (T, H, W, 3)."""
     rng = np.random.default_rng(seed)
