@@ -249,10 +249,20 @@ def save_image_ldm(ldm: ImageLDM, folder: str | Path, half: bool = False) -> Pat
         if half:
             model = _half_copy(model)
         model.save_pretrained(folder / name, safe_serialization=True)
+        _drop_source_path(folder / name / "config.json")
     ldm.scheduler.save_pretrained(folder / "scheduler")
     if not ldm.text_conditioned:
         write_model_index(folder, ldm)
     return folder
+
+
+def _drop_source_path(config_json: Path) -> None:
+    """Remove `_name_or_path` (the folder a model was loaded from, on the machine that saved it) from a config."""
+    import json
+
+    config = json.loads(config_json.read_text())
+    if config.pop("_name_or_path", None) is not None:
+        config_json.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
 
 
 def write_model_index(folder: str | Path, ldm: ImageLDM) -> Path:
