@@ -126,6 +126,7 @@ def inpaint_stream(
     store: StageStore | None = None,
     log: Callable[[str], None] = print,
     progress: bool = True,
+    paste_into=None,
 ) -> InpaintOutput:
     """Inpaint a video chunk by chunk, passing finished frames to `write` in order; memory is one chunk's.
 
@@ -140,8 +141,13 @@ def inpaint_stream(
         store: where the fitted models and every finished chunk are saved, for resuming after a kill.
         log: where stage lines go.
         progress: one progress bar (with ETA) over the whole job.
+        paste_into: the same frames as `frames`, read once from start to end to paste the results into (a second
+            sequential reader of the file, so that `frames` can keep a cache for the chunks' overlaps); default
+            `frames`.
     """
     store = store or StageStore(None)
+    paste_into = frames if paste_into is None else paste_into
+    batch = _batch_size(height=frames.height, width=frames.width)
     num_frames, height, width = frames.num_frames, frames.height, frames.width
     result = InpaintOutput(None)
 
@@ -156,8 +162,8 @@ def inpaint_stream(
         )
     job_box = scan.box(0, num_frames)
     if job_box is None:
-        for start in range(0, num_frames, _BATCH):
-            write(frames.read(start, min(start + _BATCH, num_frames)))
+        for start in range(0, num_frames, batch):
+            write(paste_into.read(start, min(start + batch, num_frames)))
         return result
     job_box = job_box.grown(config.crop_margin, height, width)
     scale = 1.0 if config.max_side is None else min(1.0, config.max_side / max(job_box.height, job_box.width))
@@ -197,7 +203,7 @@ def inpaint_stream(
                 done = _Finished(window, values, remaining)
                 store.save_arrays(name, values=values, remaining=remaining)
             filled_pixels += int((~done.remaining).sum())
-            _write_owned(frames, mask, window, done.values, write)
+            _write_owned(paste_into, mask, window, done.values, write, batch)
             bar.update(window.own_stop - window.own_start)
             previous = done
     finally:
@@ -246,7 +252,13 @@ def composite(
 
 
 # -- steps ------------------------------------------------------------------------------------------------------------
-_BATCH = 16  # frames decoded at once where only a chunk's box is kept (bounds full-frame memory at 4K)
+# Full frames decoded at once: at most 16, and at most _BATCH_BYTES of them (2 frames at 4K), since only a chunk's
+# box of each is kept.
+_BATCH_BYTES = 64 * 2**20
+
+
+def _batch_size(height: int, width: int) -> int:
+    return max(1, min(16, _BATCH_BYTES // (height * width * 3)))
 
 
 class _stage:
@@ -269,21 +281,22 @@ def _read_box(frames, mask, start: int, stop: int, box: Box) -> tuple[np.ndarray
     ys, xs = box.slices
     crops = np.empty((stop - start, box.height, box.width, 3), np.uint8)
     holes = np.empty((stop - start, box.height, box.width), bool)
-    for a in range(start, stop, _BATCH):
-        b = min(a + _BATCH, stop)
+    batch = _batch_size(height=frames.height, width=frames.width)
+    for a in range(start, stop, batch):
+        b = min(a + batch, stop)
         crops[a - start : b - start] = frames.read(a, b)[:, ys, xs]
         holes[a - start : b - start] = mask.read(a, b)[:, ys, xs]
     return crops, holes
 
 
-def _write_owned(frames, mask, window: Window, values: np.ndarray, write) -> None:
+def _write_owned(frames, mask, window: Window, values: np.ndarray, write, batch: int) -> None:
     """Write the frames a chunk owns: the source frames with their hole pixels replaced by `values`.
 
     `values` lists the hole pixels of the owned frames in (t, y, x) order, which does not depend on the box.
     """
     done = 0
-    for a in range(window.own_start, window.own_stop, _BATCH):
-        b = min(a + _BATCH, window.own_stop)
+    for a in range(window.own_start, window.own_stop, batch):
+        b = min(a + batch, window.own_stop)
         out = np.array(frames.read(a, b))  # a copy: the source stays untouched
         hole = np.asarray(mask.read(a, b))
         count = int(hole.sum())
@@ -310,7 +323,7 @@ def _fill_chunk(
     # Propagate what other frames of the chunk (owned frames and overlap) show.
     with _stage(result, "propagate"):
         if config.propagate:
-            prop = propagate(crops, hole, max_side=config.flow_max_side)
+            prop = propagate(crops, hole, max_side=config.flow_max_side, still_copies=config.still_copies)
             filled, remaining = prop.frames, prop.remaining
         else:
             filled, remaining = crops.copy(), hole.copy()
@@ -561,7 +574,11 @@ def inpaint_video(
     with open_video(video) as reader:
         info = reader.info
         first, stop = frame_range(start, end, info)
-        frames = VideoFrames(reader, first, stop - first, keep=max(_BATCH, config.chunk_overlap))
+        # Three sequential readers of the file: the chunks' boxes (its cache holds a chunk overlap's full frames),
+        # the frames the results are pasted into, and the side-by-side's left half (no cache: each is read once).
+        frames = VideoFrames(reader, first, stop - first, keep=config.chunk_overlap)
+        paste_into = VideoFrames(reader, first, stop - first, keep=0)
+        preview = VideoFrames(reader, first, stop - first, keep=0)
         holes = MaskFile(mask, info, resize=resize_mask, dilate=dilate, first=first, num_frames=stop - first)
         part = f"; frames {first}-{stop - 1}" if (first, stop) != (0, info.num_frames) else ""
         log(f"{info.describe()}{part}")
@@ -602,12 +619,14 @@ def inpaint_video(
                 if keep_frames:
                     kept.append(block)
                 if side_by_side is not None:
-                    left = overlay_mask(frames.read(done, done + len(block)), holes.read(done, done + len(block)))
+                    left = overlay_mask(preview.read(done, done + len(block)), holes.read(done, done + len(block)))
                     writers[1].write(stack_side_by_side([left, block], labels=["input + mask", "videovq"]))
                 done += len(block)
 
             try:
-                result = inpaint_stream(frames, holes, general, config, write, seed, device, store, log, progress)
+                result = inpaint_stream(
+                    frames, holes, general, config, write, seed, device, store, log, progress, paste_into=paste_into
+                )
                 for writer in writers:
                     writer.close()
             except BaseException:

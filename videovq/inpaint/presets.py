@@ -27,6 +27,8 @@ class InpaintConfig:
             ablation that fills it with the harmonic membrane of the surrounding pixels instead (no model at all),
             the yardstick the generator has to beat.
         flow_max_side: long side of the copy optical flow is estimated on.
+        still_copies: where the data show the scene is still, propagation copies at zero motion instead of
+            following the estimated flow (noise there); False = plain flow propagation (docs/inpainting.md).
         tokenizer: per-video tokenizer finetuning.
         refine_codebook: restrict tokens to the codes the video uses (else the whole general codebank).
         aggregation: decode with the tokenizer's residual temporal aggregation block (else each frame alone). Off by
@@ -57,6 +59,7 @@ class InpaintConfig:
     propagate: bool = True
     generator: bool = True
     flow_max_side: int = 432
+    still_copies: bool = True
     tokenizer: VideoFitConfig = field(default_factory=VideoFitConfig)
     refine_codebook: bool = True
     aggregation: bool = False

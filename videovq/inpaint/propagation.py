@@ -25,13 +25,13 @@ How (`propagate`):
    motion and resamples once for sub-pixel motion.
 5. **Merge**: where both passes found a source, the temporally nearer one wins (less accumulated flow error, less
    change of lighting); at equal distance the two colours are averaged.
-6. **Still scene, exact copies** (`still_copies=True`, off by default). On a still camera the estimated flow is
-   noise, and colour carried along it drifts (up to 7.7 dB below a plain copy on still clips). Two checks copy exactly
-   there: in step 2, a textured valid pixel that did not change at zero motion gets zero flow, and so does a hole
-   pixel surrounded by such pixels (`_still`); and a hole pixel whose position shows the same colour in the nearest
-   frames before and after it (or, on one side only, for `_STABLE_FRAMES` frames in a row) is copied from the
-   nearer of them (`_copy_where_unchanged`). On still clips this beats the plain copy; on the bundled (animated,
-   moving-camera) clip it costs 0.2-1.7 dB, which is why it is not on by default yet (docs/inpainting.md).
+6. **Still scene, exact copies** (`still_copies`, on by default). On a still camera the estimated flow is noise, and colour
+   carried along it drifts (up to 7.7 dB below a plain copy on still clips). Two checks, each tested against the
+   data rather than assumed: in step 2, a textured valid pixel gets zero flow where zero motion predicts the
+   neighbour frame at least as well as the estimated flow does (`_still`), and so does a hole pixel where most
+   such decided pixels around it are still; after the passes, a hole pixel no chain reached is copied from the
+   same position in the nearest frame before or after it that shows it, where the known pixels around it differ
+   between the two frames by no more than twice the video's noise floor (`_copy_where_still`).
 
 Pixels outside the hole are never modified (bit-exact), and `remaining` says which hole pixels found no source.
 """
@@ -60,16 +60,24 @@ _V_CYCLES = 3
 _SWEEPS = 3
 _DAMPING = 0.8
 _COARSEST_SWEEPS = 20
-# Still scene (see `_still`): a textured pixel (5x5-mean grey-level gradient above _STILL_MIN_GRADIENT levels/px)
-# whose 5x5-mean grey level changes by less than _STILL_MOTION px times its gradient, with estimated motion under
-# 1 px, gets zero flow; a hole pixel gets zero flow where over half of the decided pixels around it are still.
+# Still scene (see `_still`): a valid pixel whose 5x5-mean grey-level gradient is above _STILL_MIN_GRADIENT
+# levels/px can tell zero motion from a small one; a hole pixel gets zero flow where over half of the decided pixels
+# around it are still.
 _STILL_MIN_GRADIENT = 4.0
-_STILL_MOTION = 0.25
 _STILL_SHARE = 0.5
-# A hole pixel whose position shows colours this close (mean over RGB, grey levels) in the nearest frames before
-# and after it that show it is copied from the nearer one (`_copy_where_unchanged`).
-_UNCHANGED_LEVELS = 3.0
-_STABLE_FRAMES = 3
+# `_copy_where_still`: the window (px) over which two frames' known pixels are compared, the fewest known pixels it
+# must hold, and the noise floor: this percentile of the windows' mean differences between consecutive frames,
+# times _NOISE_FACTOR, is the largest difference still counted as "unchanged", within [_MIN_TOLERANCE,
+# _MAX_TOLERANCE] grey levels. The cap is sensor noise of a few levels: a smooth texture panning uniformly has a
+# narrow spread of window differences too, and a floor of 15 levels there would be motion, not noise.
+_COPY_WINDOW = 15
+_COPY_MIN_KNOWN = 8
+_NOISE_PERCENTILE = 10
+_NOISE_FACTOR = 2.0
+_MIN_TOLERANCE = 0.5
+_MAX_TOLERANCE = 4.0
+# ...and a copy between two frames needs at least this share of their fully known windows unchanged.
+_STILL_PAIR_SHARE = 0.5
 # Source coordinates of the 4 bilinear taps must agree within this many px to be interpolated (else: nearest tap).
 _MAX_TAP_SPREAD = 2.0
 # Mean of the 4 neighbours: the 5-point Laplacian is mean4(u) - u (up to h^2 / 4).
@@ -117,7 +125,7 @@ def propagate(
     preset: str = "medium",
     flow_margin: int = 4,
     max_distance: int | None = None,
-    still_copies: bool = False,
+    still_copies: bool = True,
 ) -> PropagationResult:
     """Fill hole pixels with colours that other frames show, following completed optical flow.
 
@@ -132,7 +140,8 @@ def propagate(
         max_distance: take colours only from frames at most this many frames away (>= 1); None = any frame. Every
             hop follows an interpolated flow, so the error grows with the distance: on real footage whose hole
             hides independently moving things, a limit leaves far-fetched pixels to the generative model instead.
-        still_copies: copy exactly where the scene is still (step 6 above) instead of following noisy flow there.
+        still_copies: copy exactly where the scene is still (step 6 above) instead of following noisy flow there;
+            False is the plain flow propagation of steps 1-5.
 
     Returns:
         A `PropagationResult`.
@@ -155,7 +164,7 @@ def propagate(
         if hole[t].any():
             _merge_into(out, remaining, t, frames, hole, from_prev[t], from_next[t])
     if still_copies:
-        _copy_where_unchanged(out, remaining, frames, hole, limit)
+        _copy_where_still(out, remaining, frames, hole, limit)
     filled_fraction = 1.0 - float(remaining.sum()) / total
     return PropagationResult(out, remaining, filled_fraction, time.perf_counter() - start)
 
@@ -279,17 +288,22 @@ def _still(src: _FlowInput, dst: _FlowInput, flow: np.ndarray, known: np.ndarray
     """Where the scene does not move between src and dst (bool (h, w)), and where that can be told at all.
 
     On a still camera DIS returns small noisy vectors; copying along them blurs and drifts, while the right flow is
-    exactly zero (the pixel is then copied bit-exact from the nearest frame that shows it). Zero motion is told
-    from a small one by the texture: a pixel whose local grey-level gradient is g changes by about g * v when the
-    scene moves by v px, so an unchanged textured pixel (5x5 mean grey level, robust to sensor noise) moved less
-    than _STILL_MOTION px. Flat pixels cannot tell and are left out ("undecided").
+    exactly zero (the pixel is then copied bit-exact from the nearest frame that shows it). The test is the data's:
+    a pixel is still where zero motion predicts dst (5x5 mean grey levels, robust to sensor noise) at least as well
+    as the estimated flow does. A fixed threshold on the change instead (a pixel of gradient g moving v px changes
+    by about g * v) passed slow pans of a few tenths of a pixel per frame as still, and zero flow chained over many
+    frames then drifted by pixels (up to 0.7 dB lost on moving-camera clips). Flat pixels cannot tell either way
+    and are left out ("undecided").
     """
     gx = cv2.Sobel(src.smooth, cv2.CV_32F, 1, 0, ksize=3) / 8.0  # levels per px
     gy = cv2.Sobel(src.smooth, cv2.CV_32F, 0, 1, ksize=3) / 8.0
-    gradient = np.sqrt(gx**2 + gy**2)
-    decided = known & ~dst.unreliable & (gradient > _STILL_MIN_GRADIENT)
-    unchanged = np.abs(src.smooth - dst.smooth) < _STILL_MOTION * gradient
-    still = decided & unchanged & ((flow**2).sum(axis=2) < 1.0)
+    decided = known & ~dst.unreliable & (np.sqrt(gx**2 + gy**2) > _STILL_MIN_GRADIENT)
+    h, w = flow.shape[:2]
+    grid_y, grid_x = np.mgrid[0:h, 0:w].astype(np.float32)
+    warped = cv2.remap(
+        dst.smooth, grid_x + flow[..., 0], grid_y + flow[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    )
+    still = decided & (np.abs(src.smooth - dst.smooth) <= np.abs(src.smooth - warped))
     return still, decided
 
 
@@ -411,53 +425,102 @@ def _merge_into(
     remaining[t, ys[filled], xs[filled]] = False
 
 
-def _copy_where_unchanged(
+def _copy_where_still(
     out: np.ndarray, remaining: np.ndarray, frames: np.ndarray, hole: np.ndarray, max_distance: int
 ) -> None:
-    """Copy a hole pixel from the same position in the nearest frame that shows it, where known values vouch for it.
+    """Copy a hole pixel that no chain reached from the same position in the nearest frame that shows it, where the
+    known pixels vouch for a still scene.
 
-    The flow of a still scene is noise, and no flow beats a plain copy there. Position (y, x) of frame t is taken as
-    still when the frames that show it agree: the last frame before t and the first after t that show (y, x) have
-    the same colour there, or, when only one side shows it, that side showed the same colour in at least
-    _STABLE_FRAMES consecutive visible frames. (On a moving camera only flat regions pass, where a copy is right.)
+    Position (y, x) of frame t may take its colour from frame s (the nearest frame before t, or after it, that shows
+    the position) when frames t and s are still as a whole and the known pixels of both around the position agree
+    (`_window_difference` within `_noise_tolerance`); the side with the smaller difference wins. Pixels that flow
+    propagation filled are left alone: there a chain of checked hops already found a source.
     """
-    before = _stable_runs(frames, hole, range(hole.shape[0]))  # per frame: the side before t
-    after = _stable_runs(frames, hole, range(hole.shape[0] - 1, -1, -1))  # the side after t
-    for t in np.nonzero(hole.any(axis=(1, 2)))[0]:
-        ys, xs = np.nonzero(hole[t])
-        (b, run_b), (a, run_a) = before[t], after[t]
-        has_b = (b >= 0) & (t - b <= max_distance)
-        has_a = (a >= 0) & (a - t <= max_distance)
-        bb, aa = np.where(has_b, b, 0), np.where(has_a, a, 0)
-        agree = np.abs(frames[bb, ys, xs].astype(np.int16) - frames[aa, ys, xs]).mean(axis=1) <= _UNCHANGED_LEVELS
-        two_sided = has_b & has_a & agree
-        from_b = has_b & ~has_a & (run_b >= _STABLE_FRAMES)
-        from_a = has_a & ~has_b & (run_a >= _STABLE_FRAMES)
-        src = np.where(two_sided, np.where(t - bb <= aa - t, bb, aa), np.where(from_b, bb, aa))
-        ok = two_sided | from_b | from_a
-        out[t, ys[ok], xs[ok]] = frames[src[ok], ys[ok], xs[ok]]
+    if not remaining.any():
+        return
+    gray = frames.astype(np.float32).mean(axis=3)
+    tolerance = _noise_tolerance(gray, hole)
+    num_frames = hole.shape[0]
+    sides = (_nearest_visible(hole, range(num_frames)), _nearest_visible(hole, range(num_frames - 1, -1, -1)))
+    for t in np.nonzero(remaining.any(axis=(1, 2)))[0]:
+        ys, xs = np.nonzero(remaining[t])
+        best = np.full(ys.size, np.inf, np.float32)
+        source = np.full(ys.size, -1, np.int32)
+        for side in sides:
+            candidates = side[t][remaining[t]]
+            candidates[np.abs(candidates - t) > max_distance] = -1
+            difference = _window_difference(gray, hole, t, candidates, ys, xs, tolerance)
+            better = (candidates >= 0) & (difference < best)
+            best[better], source[better] = difference[better], candidates[better]
+        ok = (source >= 0) & (best <= tolerance)
+        out[t, ys[ok], xs[ok]] = frames[source[ok], ys[ok], xs[ok]]
         remaining[t, ys[ok], xs[ok]] = False
 
 
-def _stable_runs(frames: np.ndarray, hole: np.ndarray, order: range) -> list[tuple[np.ndarray, np.ndarray] | None]:
-    """Scanning frames in `order`, for the hole pixels of each frame t (np.nonzero order): the latest frame so far
-    that shows the pixel's position (-1: none), and for how many consecutive visible frames up to that one the
-    position kept the colour it had at the start of that run. Memory: the frame-sized scan state, plus the
-    per-hole-pixel results."""
-    results: list[tuple[np.ndarray, np.ndarray] | None] = [None] * hole.shape[0]
+def _noise_tolerance(gray: np.ndarray, hole: np.ndarray) -> float:
+    """The largest mean difference of two frames' windows still taken as "unchanged": twice the noise floor.
+
+    The floor is a low percentile of the window means of |frame t - frame t-1| over known pixels: on a still camera
+    most windows differ by sensor noise only, and on a moving one the flat windows do, so the floor is the noise
+    either way while the motion of textured windows lies far above it.
+    """
+    values = []
+    kernel = (_COPY_WINDOW, _COPY_WINDOW)
+    for t in range(1, gray.shape[0]):
+        known = (~hole[t] & ~hole[t - 1]).astype(np.float32)
+        total = cv2.boxFilter(np.abs(gray[t] - gray[t - 1]) * known, -1, kernel, normalize=False)
+        count = cv2.boxFilter(known, -1, kernel, normalize=False)
+        full = count >= _COPY_WINDOW * _COPY_WINDOW // 2
+        values.append(total[full] / count[full])
+    values = np.concatenate(values) if values else np.zeros(0, np.float32)
+    floor = float(np.percentile(values, _NOISE_PERCENTILE)) if values.size else 0.0
+    return float(np.clip(_NOISE_FACTOR * floor, _MIN_TOLERANCE, _MAX_TOLERANCE))
+
+
+def _nearest_visible(hole: np.ndarray, order: range) -> list[np.ndarray]:
+    """Scanning frames in `order`: per frame t, for every position, the latest frame so far that shows it (-1: none).
+
+    Frames without a hole pixel get no map (only frames with remaining hole pixels are asked)."""
+    maps: list[np.ndarray] = [np.zeros(0, np.int32)] * hole.shape[0]
     index = np.full(hole.shape[1:], -1, np.int32)
-    run = np.zeros(hole.shape[1:], np.int32)
-    colour = np.zeros(frames.shape[1:], np.int16)
     for t in order:
-        visible = ~hole[t]
-        # Against the colour that started the run, so that a slow drift (a smooth gradient panning) ends it.
-        same = (np.abs(frames[t].astype(np.int16) - colour).mean(axis=2) <= _UNCHANGED_LEVELS) & (index >= 0)
-        run = np.where(visible, np.where(same, run + 1, 1), run)
-        index = np.where(visible, t, index)
-        colour = np.where((visible & ~same)[..., None], frames[t], colour)
-        if not visible.all():
-            results[t] = (index[hole[t]], run[hole[t]])
-    return results
+        if hole[t].any():
+            maps[t] = index.copy()
+        index[~hole[t]] = t
+    return maps
+
+
+def _window_difference(
+    gray: np.ndarray, hole: np.ndarray, t: int, candidates: np.ndarray, ys: np.ndarray, xs: np.ndarray,
+    tolerance: float,
+) -> np.ndarray:
+    """Mean |gray[t] - gray[s]| over the known pixels of both frames in the window around each (ys, xs), s its
+    candidate frame; inf where there is none, or where frames t and s are not still as a whole.
+
+    A pair of frames is still as a whole when most of its fully known windows differ by at most `tolerance`. Only
+    then may a hole pixel whose own window holds too few known pixels take the difference of the decided pixels
+    around it (harmonic interpolation): deep inside a hole on a moving camera nothing vouches for a copy.
+    """
+    difference = np.full(ys.size, np.inf, np.float32)
+    kernel = (_COPY_WINDOW, _COPY_WINDOW)
+    for s in np.unique(candidates[candidates >= 0]):
+        known = (~hole[t] & ~hole[s]).astype(np.float32)
+        total = cv2.boxFilter(np.abs(gray[t] - gray[s]) * known, -1, kernel, normalize=False)
+        count = cv2.boxFilter(known, -1, kernel, normalize=False)
+        full = count >= _COPY_WINDOW * _COPY_WINDOW // 2
+        mean = total / np.maximum(count, 1.0)
+        if not full.any() or (mean[full] <= tolerance).mean() < _STILL_PAIR_SHARE:
+            continue
+        pick = np.nonzero(candidates == s)[0]
+        enough = count[ys[pick], xs[pick]] >= _COPY_MIN_KNOWN
+        difference[pick[enough]] = mean[ys[pick[enough]], xs[pick[enough]]]
+        undecided = pick[~enough]
+        if undecided.size and enough.any():
+            given = np.zeros(hole.shape[1:], bool)
+            given[ys[pick[enough]], xs[pick[enough]]] = True
+            values = np.where(given, mean, 0).astype(np.float32)
+            difference[undecided] = harmonic_fill(values, given, cycles=1)[ys[undecided], xs[undecided]]
+    return difference
 
 
 def _sample_valid(frames: np.ndarray, hole: np.ndarray, sources: _Sources) -> tuple[np.ndarray, np.ndarray]:
