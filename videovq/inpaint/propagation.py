@@ -438,16 +438,19 @@ def _copy_where_still(
     """
     if not remaining.any():
         return
-    gray = frames.astype(np.float32).mean(axis=3)
+    gray = frames.mean(axis=3, dtype=np.float32)  # no float copy of the RGB frames
     tolerance = _noise_tolerance(gray, hole)
     num_frames = hole.shape[0]
-    sides = (_nearest_visible(hole, range(num_frames)), _nearest_visible(hole, range(num_frames - 1, -1, -1)))
+    sides = [
+        _nearest_visible(hole, remaining, range(num_frames)),
+        _nearest_visible(hole, remaining, range(num_frames - 1, -1, -1)),
+    ]
     for t in np.nonzero(remaining.any(axis=(1, 2)))[0]:
         ys, xs = np.nonzero(remaining[t])
         best = np.full(ys.size, np.inf, np.float32)
         source = np.full(ys.size, -1, np.int32)
         for side in sides:
-            candidates = side[t][remaining[t]]
+            candidates = side[t]
             candidates[np.abs(candidates - t) > max_distance] = -1
             difference = _window_difference(gray, hole, t, candidates, ys, xs, tolerance)
             better = (candidates >= 0) & (difference < best)
@@ -477,17 +480,16 @@ def _noise_tolerance(gray: np.ndarray, hole: np.ndarray) -> float:
     return float(np.clip(_NOISE_FACTOR * floor, _MIN_TOLERANCE, _MAX_TOLERANCE))
 
 
-def _nearest_visible(hole: np.ndarray, order: range) -> list[np.ndarray]:
-    """Scanning frames in `order`: per frame t, for every position, the latest frame so far that shows it (-1: none).
-
-    Frames without a hole pixel get no map (only frames with remaining hole pixels are asked)."""
-    maps: list[np.ndarray] = [np.zeros(0, np.int32)] * hole.shape[0]
+def _nearest_visible(hole: np.ndarray, remaining: np.ndarray, order: range) -> list[np.ndarray]:
+    """Scanning frames in `order`: per frame t, for each of its `remaining` pixels (np.nonzero order), the latest
+    frame so far that shows its position (-1: none). Memory: one frame-sized map, plus the per-pixel results."""
+    found: list[np.ndarray] = [np.zeros(0, np.int32)] * hole.shape[0]
     index = np.full(hole.shape[1:], -1, np.int32)
     for t in order:
-        if hole[t].any():
-            maps[t] = index.copy()
+        if remaining[t].any():
+            found[t] = index[remaining[t]]
         index[~hole[t]] = t
-    return maps
+    return found
 
 
 def _window_difference(
