@@ -203,7 +203,7 @@ def inpaint_stream(
                 done = _Finished(window, values, remaining)
                 store.save_arrays(name, values=values, remaining=remaining)
             filled_pixels += int((~done.remaining).sum())
-            _write_owned(paste_into, mask, window, done.values, write, batch)
+            _write_owned(paste_into, mask, window, done.values, write)
             bar.update(window.own_stop - window.own_start)
             previous = done
     finally:
@@ -289,12 +289,13 @@ def _read_box(frames, mask, start: int, stop: int, box: Box) -> tuple[np.ndarray
     return crops, holes
 
 
-def _write_owned(frames, mask, window: Window, values: np.ndarray, write, batch: int) -> None:
+def _write_owned(frames, mask, window: Window, values: np.ndarray, write) -> None:
     """Write the frames a chunk owns: the source frames with their hole pixels replaced by `values`.
 
     `values` lists the hole pixels of the owned frames in (t, y, x) order, which does not depend on the box.
     """
     done = 0
+    batch = _batch_size(height=frames.height, width=frames.width)
     for a in range(window.own_start, window.own_stop, batch):
         b = min(a + batch, window.own_stop)
         out = np.array(frames.read(a, b))  # a copy: the source stays untouched

@@ -25,8 +25,8 @@ How (`propagate`):
    motion and resamples once for sub-pixel motion.
 5. **Merge**: where both passes found a source, the temporally nearer one wins (less accumulated flow error, less
    change of lighting); at equal distance the two colours are averaged.
-6. **Still scene, exact copies** (`still_copies`, on by default). On a still camera the estimated flow is noise, and colour
-   carried along it drifts (up to 7.7 dB below a plain copy on still clips). Two checks, each tested against the
+6. **Still scene, exact copies** (`still_copies`, on by default). On a still camera the estimated flow is noise,
+   and colour carried along it drifts (up to 7.7 dB below a plain copy on still clips). Two checks, each tested against the
    data rather than assumed: in step 2, a textured valid pixel gets zero flow where zero motion predicts the
    neighbour frame at least as well as the estimated flow does (`_still`), and so does a hole pixel where most
    such decided pixels around it are still; after the passes, a hole pixel no chain reached is copied from the
@@ -71,6 +71,7 @@ _STILL_SHARE = 0.5
 # _MAX_TOLERANCE] grey levels. The cap is sensor noise of a few levels: a smooth texture panning uniformly has a
 # narrow spread of window differences too, and a floor of 15 levels there would be motion, not noise.
 _COPY_WINDOW = 15
+_FULL_WINDOW = _COPY_WINDOW * _COPY_WINDOW // 2  # a window at least half known counts as full
 _COPY_MIN_KNOWN = 8
 _NOISE_PERCENTILE = 10
 _NOISE_FACTOR = 2.0
@@ -468,13 +469,9 @@ def _noise_tolerance(gray: np.ndarray, hole: np.ndarray) -> float:
     either way while the motion of textured windows lies far above it.
     """
     values = []
-    kernel = (_COPY_WINDOW, _COPY_WINDOW)
     for t in range(1, gray.shape[0]):
-        known = (~hole[t] & ~hole[t - 1]).astype(np.float32)
-        total = cv2.boxFilter(np.abs(gray[t] - gray[t - 1]) * known, -1, kernel, normalize=False)
-        count = cv2.boxFilter(known, -1, kernel, normalize=False)
-        full = count >= _COPY_WINDOW * _COPY_WINDOW // 2
-        values.append(total[full] / count[full])
+        mean, count = _window_means(gray, hole, t, t - 1)
+        values.append(mean[count >= _FULL_WINDOW])
     values = np.concatenate(values) if values else np.zeros(0, np.float32)
     floor = float(np.percentile(values, _NOISE_PERCENTILE)) if values.size else 0.0
     return float(np.clip(_NOISE_FACTOR * floor, _MIN_TOLERANCE, _MAX_TOLERANCE))
@@ -504,13 +501,9 @@ def _window_difference(
     around it (harmonic interpolation): deep inside a hole on a moving camera nothing vouches for a copy.
     """
     difference = np.full(ys.size, np.inf, np.float32)
-    kernel = (_COPY_WINDOW, _COPY_WINDOW)
     for s in np.unique(candidates[candidates >= 0]):
-        known = (~hole[t] & ~hole[s]).astype(np.float32)
-        total = cv2.boxFilter(np.abs(gray[t] - gray[s]) * known, -1, kernel, normalize=False)
-        count = cv2.boxFilter(known, -1, kernel, normalize=False)
-        full = count >= _COPY_WINDOW * _COPY_WINDOW // 2
-        mean = total / np.maximum(count, 1.0)
+        mean, count = _window_means(gray, hole, t, s)
+        full = count >= _FULL_WINDOW
         if not full.any() or (mean[full] <= tolerance).mean() < _STILL_PAIR_SHARE:
             continue
         pick = np.nonzero(candidates == s)[0]
@@ -523,6 +516,16 @@ def _window_difference(
             values = np.where(given, mean, 0).astype(np.float32)
             difference[undecided] = harmonic_fill(values, given, cycles=1)[ys[undecided], xs[undecided]]
     return difference
+
+
+def _window_means(gray: np.ndarray, hole: np.ndarray, t: int, s: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per pixel: the mean |gray[t] - gray[s]| over the pixels known in both frames within the _COPY_WINDOW window
+    around it, and how many there are (the mean is 0 where none is)."""
+    known = (~hole[t] & ~hole[s]).astype(np.float32)
+    kernel = (_COPY_WINDOW, _COPY_WINDOW)
+    total = cv2.boxFilter(np.abs(gray[t] - gray[s]) * known, -1, kernel, normalize=False)
+    count = cv2.boxFilter(known, -1, kernel, normalize=False)
+    return total / np.maximum(count, 1.0), count
 
 
 def _sample_valid(frames: np.ndarray, hole: np.ndarray, sources: _Sources) -> tuple[np.ndarray, np.ndarray]:
