@@ -45,6 +45,7 @@ restarted = _restart_dead_codes(q, seed=0, step=3, accelerator=acc)
 checks.append(all(synced(t) for t in (q.codebook, q.ema_sum, q.ema_count, q.usage)))
 if acc.is_main_process:
     print("restarted", int(restarted), "checks", "".join("1" if c else "0" for c in checks))
+acc.end_training()  # destroys the gloo process group: left to interpreter exit, its threads can abort the process
 '''
 
 
