@@ -28,6 +28,7 @@ from videovq.inpaint.fit import fit_transformer
 from videovq.inpaint.presets import InpaintConfig
 from videovq.inpaint.propagation import harmonic_fill, propagate
 from videovq.inpaint.sampling import predict_tokens
+from videovq.inpaint.spatial_fill import fill_unseen
 from videovq.inpaint.sources import ArrayFrames, ArrayMask, MaskFile, VideoFrames
 from videovq.inpaint.stages import StageStore
 from videovq.tokenizer.autoencoder import VQAutoencoder
@@ -330,10 +331,9 @@ def _fill_chunk(
             filled, remaining = crops.copy(), hole.copy()
     own = window.own_slice
     if remaining[own].any():
-        if models is None:  # ablation: the smooth membrane of the surroundings, no model
+        if models is None:  # ablation: the membrane of the surroundings (biharmonic where it tests better), no model
             with _stage(result, "membrane"):
-                membrane = match_boundary(filled[own], remaining[own], np.zeros_like(filled[own]))
-                filled[own] = composite(filled[own], remaining[own], membrane)
+                filled[own] = fill_unseen(filled[own], remaining[own], ~hole[own], biharmonic=config.biharmonic)
                 _copy_into_blind_frames(filled, remaining, own)
         else:
             seed_k = int(np.random.SeedSequence([seed, index]).generate_state(1)[0])

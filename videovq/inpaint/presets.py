@@ -29,6 +29,9 @@ class InpaintConfig:
         flow_max_side: long side of the copy optical flow is estimated on.
         still_copies: where the data show the scene is still, propagation copies at zero motion instead of
             following the estimated flow (noise there); False = plain flow propagation (docs/inpainting.md).
+        biharmonic: without a generator, fill a small region no frame shows biharmonically instead of with the
+            membrane where a self-test on the frame's known pixels around it says that halves the error
+            (`videovq.inpaint.spatial_fill`); False = the membrane everywhere.
         tokenizer: per-video tokenizer finetuning.
         refine_codebook: restrict tokens to the codes the video uses (else the whole general codebank).
         aggregation: decode with the tokenizer's residual temporal aggregation block (else each frame alone). Off by
@@ -60,6 +63,7 @@ class InpaintConfig:
     generator: bool = True
     flow_max_side: int = 432
     still_copies: bool = True
+    biharmonic: bool = True
     tokenizer: VideoFitConfig = field(default_factory=VideoFitConfig)
     refine_codebook: bool = True
     aggregation: bool = False
