@@ -107,3 +107,45 @@ def test_per_video_fit_starts_from_the_prior_and_leaves_it_alone(tokenizer, tmp_
         assert torch.allclose(local.eval()(local_tokens), prior(general_tokens)[..., general_ids], atol=1e-5)
     with pytest.raises(ValueError, match="codebook has"):
         fit_transformer(tokens, hole, 7, fit=fit, init=local, progress=False)
+
+
+def test_inpainting_fits_from_a_prior_checkpoint_and_refuses_one_of_another_codebank(tokenizer, tmp_path):
+    from conftest import moving_pattern
+
+    from videovq.errors import InputError
+    from videovq.inpaint.fit import TransformerFitConfig as FitConfig
+    from videovq.inpaint.pipeline import inpaint_frames
+    from videovq.inpaint.presets import InpaintConfig
+    from videovq.inpaint.stages import StageStore
+    from videovq.inpaint.transformer import TransformerConfig
+    from videovq.tokenizer.autoencoder import load_tokenizer
+    from videovq.tokenizer.fit import VideoFitConfig
+
+    run = tmp_path / "run"
+    final = train_prior(tiny(tokenizer, "steps=2"), ["procedural"], run)
+    checkpoint = run / "checkpoints" / (run / "checkpoints" / "latest").read_text().strip()
+    # A run's checkpoint loads as the prior it holds (the same step as the final model here).
+    from_checkpoint, from_model = load_prior(checkpoint).state_dict(), load_prior(final).state_dict()
+    assert all(torch.equal(from_checkpoint[k], v) for k, v in from_model.items())
+
+    frames = moving_pattern(6, 24, 32)
+    hole = np.zeros((6, 24, 32), bool)
+    hole[:, 8:16, 10:22] = True
+    config = InpaintConfig(
+        tokenizer=VideoFitConfig(steps=1, batch_size=1, clip_len=3, crop=16),
+        transformer=TransformerConfig(dim=32, depth=2, heads=2),  # replaced by the prior's architecture
+        transformer_fit=FitConfig(steps=2, batch_size=1),
+        decode_steps=2, window=4, overlap=1, propagate=False, prior=str(checkpoint),
+    )  # fmt: skip
+    store = StageStore(tmp_path / "work")
+    out = inpaint_frames(frames, hole, load_tokenizer(tokenizer), config, store=store, log=lambda s: None)
+    assert np.array_equal(out.frames[~hole], frames[~hole])
+    fitted = load_file(str(tmp_path / "work" / "transformer.safetensors"))
+    prior = load_prior(checkpoint).state_dict()
+    assert fitted.keys() == prior.keys()  # the prior's depth, not the preset's
+    assert fitted["embed.weight"].shape == (out.video_codes + 1, 16)  # the video's codes + the completion token
+
+    other = VQAutoencoder(AutoencoderConfig(patch_size=2, channels=8, channel_mult=[1, 2], latent_dim=16,
+                                            codebook_size=32, code_dim=8)).eval()  # fmt: skip
+    with pytest.raises(InputError, match="predicts 64 codes but the tokenizer has 32"):
+        inpaint_frames(frames, hole, other, config, log=lambda s: None)

@@ -26,6 +26,7 @@ from videovq.errors import InputError
 from videovq.inpaint.chunks import Box, plan_chunks, sample_segments, scan_hole
 from videovq.inpaint.fit import fit_transformer
 from videovq.inpaint.presets import InpaintConfig
+from videovq.inpaint.prior import load_prior, prior_for_video
 from videovq.inpaint.propagation import harmonic_fill, propagate
 from videovq.inpaint.sampling import predict_tokens
 from videovq.inpaint.spatial_fill import fill_unseen
@@ -460,18 +461,31 @@ def _fit_transformer(
 ):
     from videovq.inpaint.transformer import TokenTransformer
 
+    prior = _load_prior(config.prior, tokenizer) if config.prior else None
+    architecture = prior.config if prior is not None else config.transformer
     if store.has("transformer"):
         bar.update(config.transformer_fit.steps)
-        model = TokenTransformer(config.transformer, codebook.size)
+        model = TokenTransformer(architecture, codebook.size)
         return store.load_model("transformer", model).to(device).eval()
     code_vectors = tokenizer.quantizer._codes()[codebook.global_ids].detach().cpu()
+    init = prior_for_video(prior, codebook.global_ids) if prior is not None else None
     fit = dataclasses.replace(config.transformer_fit, window_frames=min(config.transformer_fit.window_frames, config.window))
     fitted = fit_transformer(
-        tokens, unknown, codebook.size, config.transformer, fit, code_vectors, seed, device, progress=False,
+        tokens, unknown, codebook.size, architecture, fit, code_vectors, seed, device, progress=False, init=init,
         segments=segments, on_step=lambda: bar.update(1),
     )  # fmt: skip
     store.save_model("transformer", fitted.model)
     return fitted.model
+
+
+def _load_prior(folder: str, tokenizer: VQAutoencoder):
+    prior, codes = load_prior(folder), tokenizer.config.codebook_size
+    if prior.num_codes != codes:
+        raise InputError(
+            f"{folder}: the prior predicts {prior.num_codes} codes but the tokenizer has {codes}; "
+            "pass a prior trained on this tokenizer's codes (`videovq train prior --set tokenizer=...`)"
+        )
+    return prior
 
 
 def _predict(transformer, tokens: torch.Tensor, unknown: torch.Tensor, config: InpaintConfig, seed: int) -> torch.Tensor:

@@ -38,6 +38,9 @@ class InpaintConfig:
             default: with the shipped tokenizer the per-video finetune does not adapt the block to generated codes,
             which it decoded into wrong-coloured patches; without it both the fast and the default preset scored
             higher (docs/inpainting.md: 9 of 9 cases fast, 7 of 9 default, mean +1.4 and +0.8 dB).
+        prior: a general masked-token prior (`videovq train prior`: its model folder or a checkpoint of its run)
+            that per-video fitting starts from instead of a fresh transformer; its architecture then replaces
+            `transformer`. It must predict the codes of the general tokenizer in use. None = fit from scratch.
         transformer: architecture of the per-video transformer.
         transformer_fit: its self-supervised training.
         decode_steps: MaskGIT decoding steps (1 = one-shot).
@@ -67,6 +70,7 @@ class InpaintConfig:
     tokenizer: VideoFitConfig = field(default_factory=VideoFitConfig)
     refine_codebook: bool = True
     aggregation: bool = False
+    prior: str | None = None
     transformer: TransformerConfig = field(default_factory=TransformerConfig)
     transformer_fit: TransformerFitConfig = field(default_factory=TransformerFitConfig)
     decode_steps: int = 8

@@ -40,13 +40,22 @@ def build_prior(config: PriorConfig, code_vectors: torch.Tensor | None = None) -
 
 
 def load_prior(folder: str | Path) -> TokenTransformer:
-    """A trained prior from its folder (model.safetensors + config.yaml), loaded strictly."""
-    from videovq.io.weights import load_weights, read_config
+    """A trained prior, loaded strictly: a model folder (``RUN/model``) or one of a run's checkpoints
+    (``RUN/checkpoints/step_N``, whose config.yaml is the training config), so a run can be tried before it ends."""
+    from videovq.config import read_yaml
+    from videovq.io.weights import load_weights, read_config, read_safetensors
 
     folder = Path(folder)
-    config = read_config(PriorConfig, folder)
+    weights = folder / "model.safetensors"
+    if not weights.is_file():
+        raise InputError(f"{folder}: no model.safetensors; pass a prior's model folder or a checkpoint of its run")
+    if "transformer" in read_yaml(folder / "config.yaml", "prior config (config.yaml)"):
+        config = read_config(PriorConfig, folder)
+    else:  # a checkpoint: its config is the training config, and the codebank's size is in the weights
+        num_codes = len(read_safetensors(weights)["head.bias"])
+        config = PriorConfig(read_config(TransformerConfig, folder, section="model"), num_codes)
     model = build_prior(config)
-    load_weights(model, folder / "model.safetensors", strict=True)
+    load_weights(model, weights, strict=True)
     return model.eval()
 
 
