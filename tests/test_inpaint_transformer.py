@@ -66,19 +66,39 @@ def test_hole_tokens_are_never_training_targets():
         assert torch.equal(pa, pb), name
 
 
-@pytest.mark.parametrize("steps, temperature", [(1, 0.0), (6, 0.0), (6, 1.0)])
-def test_prediction_fills_only_unknown_positions(steps, temperature):
+@pytest.mark.parametrize(
+    "steps, temperature, top_k, noise", [(1, 0.0, 0, 0.0), (6, 0.0, 0, 0.0), (6, 1.0, 0, 0.0), (6, 1.0, 3, 4.5)]
+)
+def test_prediction_fills_only_unknown_positions(steps, temperature, top_k, noise):
     torch.manual_seed(0)
     model = TokenTransformer(TINY, 8).eval()
     tokens = pattern()
     unknown = torch.zeros_like(tokens, dtype=torch.bool)
     unknown[:, 2:5, 1:7] = True
     g = torch.Generator().manual_seed(1)
-    out = predict_tokens(model, tokens, unknown, steps=steps, temperature=temperature, generator=g)
+    out = predict_tokens(model, tokens, unknown, steps, temperature, g, top_k, noise)
     assert torch.equal(out[~unknown], tokens[~unknown])
     assert out.min() >= 0 and out.max() < 8
-    again = predict_tokens(model, tokens, unknown, steps, temperature, torch.Generator().manual_seed(1))
+    again = predict_tokens(model, tokens, unknown, steps, temperature, torch.Generator().manual_seed(1), top_k, noise)
     assert torch.equal(out, again)
+
+
+def test_top_1_sampling_is_the_most_likely_code():
+    torch.manual_seed(0)
+    model = TokenTransformer(TINY, 8).eval()
+    tokens = pattern()
+    unknown = torch.zeros_like(tokens, dtype=torch.bool)
+    unknown[:, 1:6, 1:7] = True
+    argmax = predict_tokens(model, tokens, unknown, 6, temperature=0.0)
+    top_1 = predict_tokens(model, tokens, unknown, 6, 1.0, torch.Generator().manual_seed(0), top_k=1)
+    assert torch.equal(top_1, argmax)
+    # One shot at a temperature that makes all codes about equally likely: top-k still keeps each position's k best.
+    top_2 = predict_tokens(model, tokens, unknown, 1, 100.0, torch.Generator().manual_seed(0), top_k=2)
+    with torch.no_grad():
+        best_2 = model(tokens.masked_fill(unknown, model.completion_token)[None])[0].topk(2, dim=-1).indices
+    assert (top_2[..., None] == best_2).any(-1)[unknown].all()
+    anything = predict_tokens(model, tokens, unknown, 1, 100.0, torch.Generator().manual_seed(0))
+    assert not (anything[..., None] == best_2).any(-1)[unknown].all()
 
 
 def test_transformer_learns_a_predictable_pattern():

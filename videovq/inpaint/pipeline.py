@@ -499,7 +499,7 @@ def _predict(transformer, tokens: torch.Tensor, unknown: torch.Tensor, config: I
             # Positions are relative to the window, as in training (windows start anywhere there).
             predicted = predict_tokens(
                 transformer, tokens[span].to(device), unknown[span].to(device), config.decode_steps,
-                config.temperature, generator,
+                config.temperature, generator, config.top_k, config.confidence_noise,
             )  # fmt: skip
             tokens[span] = predicted.cpu()
             unknown[span] = False  # predictions become context for the next window

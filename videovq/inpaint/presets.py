@@ -45,6 +45,9 @@ class InpaintConfig:
         transformer_fit: its self-supervised training.
         decode_steps: MaskGIT decoding steps (1 = one-shot).
         temperature: sampling temperature of decoding (0 = most likely code).
+        top_k: decoding samples among this many likeliest codes (0 = all; unused at temperature 0).
+        confidence_noise: MaskGIT's annealed Gumbel noise on the confidence that decides which predicted tokens
+            are kept at each decoding step (0 = none; `videovq.inpaint.sampling`).
         window: frames per temporal window (fitting, prediction, decoding).
         overlap: frames shared by consecutive windows.
         feather: width in pixels of a soft blend at the inside edge of the hole (0 = hard composite).
@@ -75,6 +78,8 @@ class InpaintConfig:
     transformer_fit: TransformerFitConfig = field(default_factory=TransformerFitConfig)
     decode_steps: int = 8
     temperature: float = 0.0
+    top_k: int = 0
+    confidence_noise: float = 0.0
     window: int = 16
     overlap: int = 4
     feather: int = 0
@@ -89,6 +94,7 @@ class InpaintConfig:
         side = Range(8, 16384)
         check_ranges(self, max_side=side, flow_max_side=side, decode_steps=AT_LEAST_ONE, window=AT_LEAST_ONE)
         check_ranges(self, temperature=Range(0, 100), overlap=NON_NEGATIVE, feather=Range(0, 256))
+        check_ranges(self, top_k=NON_NEGATIVE, confidence_noise=Range(0, 100))
         if self.overlap >= self.window:
             raise ConfigRangeError("overlap", self.overlap, f"smaller than window ({self.window})")
         check_ranges(self, chunk=AT_LEAST_ONE, chunk_overlap=NON_NEGATIVE, chunk_pixels=AT_LEAST_ONE)

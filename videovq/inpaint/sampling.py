@@ -2,6 +2,12 @@
 
 Each step predicts every unknown token, keeps the most confident ones, and re-predicts the rest with those as
 context; a cosine schedule decides how many stay unknown after each step. One step = one-shot argmax prediction.
+
+Taking the most likely code everywhere (temperature 0) fills a large region with the few codes that are likeliest
+anywhere, which decode to a flat patch. Two of MaskGIT's remedies are here: sampling from the `top_k` likeliest codes
+at a temperature, and `confidence_noise`, Gumbel noise added to the confidence that picks which tokens to keep,
+annealed to zero over the steps, so that the kept tokens are spread over the region instead of all agreeing early
+(MaskGIT's "choice temperature", 4.5 in its code).
 """
 
 from __future__ import annotations
@@ -21,6 +27,8 @@ def predict_tokens(
     steps: int = 8,
     temperature: float = 1.0,
     generator: torch.Generator | None = None,
+    top_k: int = 0,
+    confidence_noise: float = 0.0,
 ) -> torch.Tensor:
     """Fill the unknown positions of one window of tokens.
 
@@ -30,7 +38,10 @@ def predict_tokens(
         unknown: (T, h, w) bool, positions to predict.
         steps: decoding steps; 1 = one-shot.
         temperature: sampling temperature; 0 = always take the most likely code.
-        generator: randomness for sampling (fixed seed, same result).
+        generator: randomness for sampling and confidence noise (fixed seed, same result).
+        top_k: sample among the k likeliest codes only (0 = all); unused at temperature 0.
+        confidence_noise: scale of the Gumbel noise on the keep-or-re-predict confidence at the first step,
+            falling linearly to 0 at the last (0 = none).
 
     Returns:
         (T, h, w) tokens with every unknown position filled by a real code.
@@ -45,13 +56,19 @@ def predict_tokens(
             break
         logits = model(tokens[None])[0].float()  # (T, h, w, K)
         if temperature > 0:
+            if 0 < top_k < logits.shape[-1]:
+                cut = logits.topk(top_k, dim=-1).values[..., -1:]
+                logits = logits.masked_fill(logits < cut, float("-inf"))
             probs = torch.softmax(logits / temperature, dim=-1)
             choice = torch.multinomial(probs.flatten(0, 2), 1, generator=generator).view(tokens.shape)
         else:
             probs = torch.softmax(logits, dim=-1)
             choice = probs.argmax(-1)
-        confidence = probs.gather(-1, choice[..., None])[..., 0]
-        confidence = confidence.masked_fill(~remaining, -1.0)
+        confidence = probs.gather(-1, choice[..., None])[..., 0].clamp_min(1e-30).log()
+        if confidence_noise > 0:
+            uniform = torch.rand(confidence.shape, generator=generator).clamp(1e-20, 1 - 1e-7).to(confidence.device)
+            confidence = confidence + confidence_noise * (1 - step / steps) * -torch.log(-torch.log(uniform))
+        confidence = confidence.masked_fill(~remaining, float("-inf"))
         # Cosine schedule: after step s, total * cos(pi/2 * (s+1)/steps) tokens stay unknown.
         keep_unknown = int(math.floor(total * math.cos(math.pi / 2 * (step + 1) / steps)))
         reveal = int(remaining.sum()) - keep_unknown
