@@ -30,6 +30,7 @@ BETTER_BY = 0.5
 # Shifted copies tried per region (in this order) and how many of them are enough.
 _SHIFTS = ((-1, 0), (1, 0), (0, -1), (0, 1), (-1, -1), (-1, 1), (1, -1), (1, 1))
 _TESTS = 3
+_TESTS_NEEDED = 2
 _GAP = 3  # pixels between the region and a shifted copy
 _RING = 2  # known pixels around a shifted copy: the biharmonic fill reads two rings of boundary values
 
@@ -78,7 +79,6 @@ def _biharmonic_wins(frame: np.ndarray, known: np.ndarray, shape: np.ndarray, y:
     """Whether the biharmonic fill beats the membrane by `BETTER_BY` on copies of `shape` laid over known pixels."""
     height, width = known.shape
     h, w = shape.shape
-    errors = np.zeros(2)
     tests = 0
     for dy, dx in _SHIFTS:
         ty, tx = y + dy * (h + _GAP), x + dx * (w + _GAP)
@@ -94,11 +94,12 @@ def _biharmonic_wins(frame: np.ndarray, known: np.ndarray, shape: np.ndarray, y:
         truth = crop[unknown].astype(np.float32)
         membrane = harmonic_fill(crop.astype(np.float32), ~unknown)[unknown]
         biharmonic = _biharmonic(crop, unknown)[unknown].astype(np.float32)
-        errors += [((membrane - truth) ** 2).sum(), ((biharmonic - truth) ** 2).sum()]
+        if ((biharmonic - truth) ** 2).sum() >= BETTER_BY * ((membrane - truth) ** 2).sum():
+            return False  # every copy must agree
         tests += 1
         if tests == _TESTS:
             break
-    return tests > 0 and errors[1] < BETTER_BY * errors[0]
+    return tests >= _TESTS_NEEDED
 
 
 def _biharmonic(crop: np.ndarray, unknown: np.ndarray) -> np.ndarray:
