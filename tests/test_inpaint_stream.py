@@ -190,3 +190,32 @@ def test_start_and_end_select_a_part(tmp_path, long_clip, tiny_tokenizer_dir, ca
     assert rc == 2 and "--start 40" in capsys.readouterr().err
     rc = main(stream_args(video, mask, tmp_path / "bad.mkv", tiny_tokenizer_dir, "--start", "soon"))
     assert rc == 2 and "--start soon" in capsys.readouterr().err
+
+
+def test_a_part_keeps_its_own_sound_and_starts_at_zero(tmp_path, tiny_tokenizer_dir):
+    import av
+
+    from conftest import write_clip_with_audio
+
+    frames, hole = moving_pattern(48, 32, 48), moving_hole(48, 32, 48)
+    video = write_clip_with_audio(tmp_path / "clip.mp4", frames, fps=25)
+    mask = write_mask(tmp_path / "mask.mkv", hole, 25)
+    out = tmp_path / "part.mkv"
+    assert main(stream_args(video, mask, out, tiny_tokenizer_dir, "--start", "10", "--end", "30")) == 0
+
+    def audio_seconds(path):
+        with av.open(str(path)) as c:
+            stream = c.streams.audio[0]
+            times = [(float(p.pts * stream.time_base), float(p.duration * stream.time_base))
+                     for p in c.demux(stream) if p.dts is not None]  # fmt: skip
+        with av.open(str(path)) as c:
+            first_video = next(c.decode(video=0)).time
+        return times, first_video
+
+    times, first_video = audio_seconds(out)
+    source, _ = audio_seconds(video)
+    assert probe(out).num_frames == 20 and first_video == 0
+    # The sound of frames 10-29 (0.4 s to 1.2 s of the source), moved to start with the part's first frame.
+    assert abs(times[0][0]) < 0.03 and abs(times[-1][0] + times[-1][1] - 0.8) < 0.05
+    kept = [s for s in source if 0.4 <= s[0] < 1.2]
+    assert len(times) == len(kept)

@@ -613,13 +613,11 @@ def inpaint_video(
             },
             resume,
         )
-        whole = (first, stop) == (0, info.num_frames)
-        if not whole:
-            log(f"the part is written at {float(info.fps):g} fps without the source's sound and timestamps")
+        source_part = None if (first, stop) == (0, info.num_frames) else (first, stop)
         try:
             writers = [
                 VideoWriter(
-                    output, info.fps, crf=crf, source=video if whole else None, exact=True, overwrite=overwrite,
+                    output, info.fps, crf=crf, source=video, source_frames=source_part, exact=True, overwrite=overwrite,
                     inputs=[video, mask],
                 )  # fmt: skip
             ]

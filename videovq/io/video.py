@@ -299,7 +299,9 @@ class VideoWriter:
         crf: H.264 quality for lossy mp4.
         lossless: force lossless coding for an mp4 target.
         audio_from: a video whose audio to copy (implied by `source`).
-        source: the video this output is an edit of (same frame count).
+        source: the video this output is an edit of (same frame count, or the count of `source_frames`).
+        source_frames: (first, stop): the output is an edit of these frames of `source` only; its timestamps and
+            sound are that part's, starting at zero.
         exact: the caller keeps pixels unchanged (inpainting outside the hole): warn when the format cannot.
         overwrite: replace an existing output.
         inputs: files this job reads; writing over them is refused.
@@ -314,6 +316,7 @@ class VideoWriter:
         lossless: bool = False,
         audio_from: str | Path | None = None,
         source: str | Path | None = None,
+        source_frames: tuple[int, int] | None = None,
         exact: bool = False,
         overwrite: bool = False,
         inputs: Sequence[str | Path] = (),
@@ -334,6 +337,12 @@ class VideoWriter:
         self._source = probe(source) if source else None
         # A file source lends its frames' timestamps and rotation; a frame folder has neither.
         self._timing = _SourceTiming.of(Path(source)) if source and Path(source).is_file() else None
+        # The part of the source's timeline the output covers (seconds), so that its sound is cut to match.
+        self._audio_window: tuple[float, float] | None = None
+        if self._timing is not None and source_frames is not None:
+            full = self._timing
+            self._timing = full.part(*source_frames)
+            self._audio_window = full.seconds(*source_frames)
         self._audio_codec = probe(self.audio_from).audio_codec if self.audio_from else None
         self._transcode_audio = (
             self._audio_codec is not None
@@ -472,9 +481,14 @@ class VideoWriter:
         if self._transcode_audio:
             self._encode_aac(audio)
         else:
+            shift = round(self._audio_window[0] / audio.time_base) if self._audio_window else 0
             for packet in self._audio_in.demux(audio):
                 if packet.dts is None:  # the demuxer's end-of-stream marker
                     continue
+                if self._audio_window and not self._in_window(packet.pts, audio.time_base):
+                    continue
+                if shift:
+                    packet.pts, packet.dts = packet.pts - shift, packet.dts - shift
                 packet.stream = self._audio_stream
                 self._container.mux(packet)
         self._audio_in.close()
@@ -484,14 +498,24 @@ class VideoWriter:
         out = self._audio_stream
         resampler = av.AudioResampler(format="fltp", layout=out.layout, rate=out.rate, frame_size=1024)
         start, written = None, 0
+        skip = self._audio_window[0] if self._audio_window else 0.0
         for frame in [*_decode_checked(self._audio_in, audio, self.audio_from), None]:  # None flushes
+            if frame is not None and self._audio_window and not self._in_window(frame.pts, frame.time_base):
+                continue
             if start is None and frame is not None:  # keep where the sound starts relative to the picture
-                start = round(float(frame.pts * frame.time_base) * out.rate) if frame.pts is not None else 0
+                start = round((float(frame.pts * frame.time_base) - skip) * out.rate) if frame.pts is not None else 0
             for chunk in resampler.resample(frame):
                 chunk.pts, chunk.time_base = (start or 0) + written, Fraction(1, out.rate)
                 written += chunk.samples
                 self._mux(out.encode(chunk))
         self._mux(out.encode())
+
+    def _in_window(self, pts: int | None, time_base: Fraction) -> bool:
+        """Whether audio at `pts` starts inside the part of the source that the output covers."""
+        if pts is None:
+            return True
+        first, stop = self._audio_window
+        return first <= float(pts * time_base) < stop
 
     # -- what the format loses -----------------------------------------------------------------------------------
     def _warn_losses(self, exact: bool) -> None:
@@ -547,6 +571,16 @@ class _SourceTiming:
         if index >= len(self.timestamps):
             raise ValueError(f"frame {index}: the source {self.path} has only {len(self.timestamps)} frames")
         return int(self.timestamps[index])
+
+    def part(self, first: int, stop: int) -> "_SourceTiming":
+        """The timing of frames first <= i < stop alone, starting at zero."""
+        stamps = self.timestamps[first:stop]
+        return _SourceTiming(self.path, stamps - stamps[0], self.time_base, self.rotation, self.duration(stop - 1))
+
+    def seconds(self, first: int, stop: int) -> tuple[float, float]:
+        """Where frames first <= i < stop sit on the file's timeline: (start, end) in seconds."""
+        end = int(self.timestamps[stop - 1]) + self.duration(stop - 1)
+        return float(self.timestamps[first] * self.time_base), float(end * self.time_base)
 
 
 def write_video(
