@@ -113,3 +113,27 @@ def test_transformer_learns_a_predictable_pattern():
     out = predict_tokens(fitted.model, tokens, hole, steps=4, temperature=0.0)
     accuracy = (out[hole] == tokens[hole]).float().mean()
     assert accuracy > 0.5  # chance is 1/8
+
+
+class _StillLogits(torch.nn.Module):
+    """Logits that depend on the position in the frame only: what a still scene under a static hole looks like."""
+
+    def __init__(self, h: int, w: int, num_codes: int):
+        super().__init__()
+        self.num_codes = self.completion_token = num_codes
+        self.logits = torch.randn(h, w, num_codes, generator=torch.Generator().manual_seed(3))
+
+    def forward(self, tokens):
+        return self.logits.expand(*tokens.shape, self.num_codes)
+
+
+def test_sampling_gives_a_still_scene_the_same_codes_in_every_frame():
+    model = _StillLogits(6, 8, 32)
+    tokens = torch.zeros(5, 6, 8, dtype=torch.long)
+    unknown = torch.zeros_like(tokens, dtype=torch.bool)
+    unknown[:, 1:5, 2:7] = True
+    out = predict_tokens(model, tokens, unknown, 4, 2.0, torch.Generator().manual_seed(0), top_k=10, confidence_noise=4.5)
+    assert (out == out[0]).all()  # the same sample frame after frame
+    assert not torch.equal(out, predict_tokens(model, tokens, unknown, 4, 0.0))  # a sample, not the argmax
+    again = predict_tokens(model, tokens[:2], unknown[:2], 4, 2.0, torch.Generator().manual_seed(0), top_k=10)
+    assert torch.equal(again[0], out[0])  # another window with the same seed draws the same noise

@@ -199,9 +199,7 @@ def inpaint_stream(
             else:
                 box = box.grown(config.crop_margin, height, width)
                 carry = previous.part(window.start, window.own_start, scan.counts) if previous else None
-                values, remaining = _fill_chunk(
-                    frames, mask, window, box, scale, models, config, seed, index, carry, result
-                )
+                values, remaining = _fill_chunk(frames, mask, window, box, scale, models, config, seed, carry, result)
                 done = _Finished(window, values, remaining)
                 store.save_arrays(name, values=values, remaining=remaining)
             filled_pixels += int((~done.remaining).sum())
@@ -310,7 +308,7 @@ def _write_owned(frames, mask, window: Window, values: np.ndarray, write) -> Non
 
 def _fill_chunk(
     frames, mask, window: Window, box: Box, scale: float, models: _Models | None, config: InpaintConfig, seed: int,
-    index: int, carry: _Finished | None, result: InpaintOutput,
+    carry: _Finished | None, result: InpaintOutput,
 ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """Inpaint one chunk inside `box`; `carry` holds the finished frames before the chunk's own.
 
@@ -337,8 +335,8 @@ def _fill_chunk(
                 filled[own] = fill_unseen(filled[own], remaining[own], ~hole[own], biharmonic=config.biharmonic)
                 _copy_into_blind_frames(filled, remaining, own)
         else:
-            seed_k = int(np.random.SeedSequence([seed, index]).generate_state(1)[0])
-            filled[own] = _generate(filled, remaining, own, scale, models, config, seed_k, result)
+            # One seed for every chunk: sampling noise is per position, so a still scene is filled alike across borders.
+            filled[own] = _generate(filled, remaining, own, scale, models, config, seed, result)
     owned_hole = hole[own]  # the carried frames come before the owned ones
     return filled[own][owned_hole], remaining[own][owned_hole]
 
@@ -490,7 +488,6 @@ def _load_prior(folder: str, tokenizer: VQAutoencoder):
 
 def _predict(transformer, tokens: torch.Tensor, unknown: torch.Tensor, config: InpaintConfig, seed: int) -> torch.Tensor:
     tokens, unknown = tokens.clone(), unknown.clone()
-    generator = torch.Generator().manual_seed(seed)
     windows = temporal_windows(tokens.shape[0], config.window, min(config.overlap, config.window - 1))
     device = next(transformer.parameters()).device
     for w in windows:
@@ -499,7 +496,7 @@ def _predict(transformer, tokens: torch.Tensor, unknown: torch.Tensor, config: I
             # Positions are relative to the window, as in training (windows start anywhere there).
             predicted = predict_tokens(
                 transformer, tokens[span].to(device), unknown[span].to(device), config.decode_steps,
-                config.temperature, generator, config.top_k, config.confidence_noise,
+                config.temperature, torch.Generator().manual_seed(seed), config.top_k, config.confidence_noise,
             )  # fmt: skip
             tokens[span] = predicted.cpu()
             unknown[span] = False  # predictions become context for the next window
