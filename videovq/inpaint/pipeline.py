@@ -582,6 +582,8 @@ def inpaint_video(
         raise InputError(f"--device {device}: no CUDA device is visible; use --device cpu")
     tokenizer = Path(tokenizer) if tokenizer else tokenizer_path()
     general = load_tokenizer(tokenizer, device)
+    if config.generator and config.prior:
+        _load_prior(config.prior, general)  # a wrong prior is reported now, not after minutes of fitting
 
     with open_video(video) as reader:
         info = reader.info

@@ -30,7 +30,7 @@ class InpaintConfig:
         still_copies: where the data show the scene is still, propagation copies at zero motion instead of
             following the estimated flow (noise there); False = plain flow propagation (docs/inpainting.md).
         biharmonic: without a generator, fill a small region no frame shows biharmonically instead of with the
-            membrane where a self-test on the frame's known pixels around it says that halves the error
+            membrane where a self-test on the frame's known pixels around it shows that at least halving the error
             (`videovq.inpaint.spatial_fill`); False = the membrane everywhere.
         tokenizer: per-video tokenizer finetuning.
         refine_codebook: restrict tokens to the codes the video uses (else the whole general codebank).
