@@ -69,6 +69,11 @@ class CountingFrames(ArrayFrames):
         self.reads.append((start, stop))
         return super().read(start, stop)
 
+    def within(self, box):
+        cut = CountingFrames(super().within(box).frames)
+        cut.reads = self.reads  # one log for the source and its crop
+        return cut
+
 
 def test_frames_are_read_in_small_ranges_and_written_before_the_end():
     frames = moving_pattern(30, 32, 48)
@@ -100,6 +105,31 @@ def test_sequential_decoders_return_what_random_access_returns(tiny_video, tiny_
         for a, b in [(0, 2), (5, 7), (0, 4), (2, 6), (4, 8), (0, 3), (3, 6), (6, 10), (7, 9), (1, 4), (8, 10)]:
             assert np.array_equal(part.read(a, b), tiny_frames[2 + a : 2 + b]), (a, b)
         assert len(part._decoders) <= VideoFrames.MAX_DECODERS
+
+
+def test_a_source_cut_to_a_box_reads_and_caches_only_the_box(tiny_video, tiny_frames, tmp_path):
+    from videovq.inpaint.chunks import Box
+    from videovq.inpaint.sources import MaskFile, VideoFrames
+    from videovq.io.video import open_video, probe
+
+    box = Box(3, 11, 5, 17)
+    with open_video(tiny_video) as reader:
+        part = VideoFrames(reader, first=2, num_frames=10, keep=3).within(box)
+        assert (part.height, part.width) == (8, 12)
+        for a, b in [(0, 4), (2, 6), (6, 10), (1, 3)]:  # sequential, stepping back, random access
+            assert np.array_equal(part.read(a, b), tiny_frames[2 + a : 2 + b, 3:11, 5:17]), (a, b)
+        cached = [frame for decoder in part._decoders for frame in decoder.cache.values()]
+        assert cached and all(frame.shape == (8, 12, 3) and frame.base is None for frame in cached)
+        # The same box of the box: coordinates compose.
+        inner = part.within(Box(1, 4, 2, 6))
+        assert np.array_equal(inner.read(0, 2), tiny_frames[2:4, 4:7, 7:11])
+
+    hole = np.zeros(tiny_frames.shape[:3], bool)
+    hole[:, 4:6, 6:9] = True
+    mask_path = write_mask(tmp_path / "mask.mkv", hole, 25)
+    mask = MaskFile(mask_path, probe(tiny_video), dilate=2)
+    assert np.array_equal(mask.within(box).read(0, 5), mask.read(0, 5)[:, 3:11, 5:17])  # dilated, then cut
+    mask.close()
 
 
 def test_fitting_sample_is_bounded_and_spread():

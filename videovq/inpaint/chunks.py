@@ -34,6 +34,10 @@ class Box(NamedTuple):
     def width(self) -> int:
         return self.x1 - self.x0
 
+    def inside(self, outer: "Box") -> "Box":
+        """This box in the coordinates of `outer` (which contains it)."""
+        return Box(self.y0 - outer.y0, self.y1 - outer.y0, self.x0 - outer.x0, self.x1 - outer.x0)
+
     def grown(self, margin: int, height: int, width: int) -> "Box":
         """This box with `margin` px more on every side, clipped to a height x width frame."""
         return Box(max(0, self.y0 - margin), min(height, self.y1 + margin), max(0, self.x0 - margin), min(width, self.x1 + margin))

@@ -168,6 +168,10 @@ def inpaint_stream(
             write(paste_into.read(start, min(start + batch, num_frames)))
         return result
     job_box = job_box.grown(config.crop_margin, height, width)
+    # Everything below reads the job's box only (a decoder's cache then holds crops, not whole frames); boxes of
+    # chunks are in its coordinates. Writing pastes into whole frames from `paste_into` and the whole mask.
+    whole_mask = mask
+    frames, mask = frames.within(job_box), mask.within(job_box)
     scale = 1.0 if config.max_side is None else min(1.0, config.max_side / max(job_box.height, job_box.width))
     chunks = plan_chunks(
         num_frames, config.chunk, config.chunk_overlap, job_box.height * job_box.width, config.chunk_pixels
@@ -182,7 +186,8 @@ def inpaint_stream(
     bar = tqdm(total=fit_steps + num_frames, desc="inpaint", unit="step", disable=not progress, smoothing=0.1)
     try:  # the bar ends its line before any error is printed
         # 2. Fit the tokenizer and the transformer on a bounded sample of frames (the models are shared by all chunks).
-        models = _fit_models(frames, mask, job_box, scale, general, config, seed, device, store, result, bar)
+        in_box = job_box.inside(job_box)
+        models = _fit_models(frames, mask, in_box, scale, general, config, seed, device, store, result, bar)
 
         # 3. Chunk by chunk: propagate, generate (or the membrane), composite, write the frames the chunk owns. The
         #    frames a chunk shares with the one before are already finished: what propagation found there is known
@@ -197,13 +202,13 @@ def inpaint_stream(
             elif store.has(name):
                 done = _Finished(window, *store.load_arrays(name, "values", "remaining"))
             else:
-                box = box.grown(config.crop_margin, height, width)
+                box = box.grown(config.crop_margin, height, width).inside(job_box)
                 carry = previous.part(window.start, window.own_start, scan.counts) if previous else None
                 values, remaining = _fill_chunk(frames, mask, window, box, scale, models, config, seed, carry, result)
                 done = _Finished(window, values, remaining)
                 store.save_arrays(name, values=values, remaining=remaining)
             filled_pixels += int((~done.remaining).sum())
-            _write_owned(paste_into, mask, window, done.values, write)
+            _write_owned(paste_into, whole_mask, window, done.values, write)
             bar.update(window.own_stop - window.own_start)
             previous = done
     finally:

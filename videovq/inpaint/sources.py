@@ -1,16 +1,20 @@
 """Frames and masks read by frame range, so an inpainting job never holds the whole video.
 
 `read(start, stop)` gives frames `start <= i < stop` of the part being worked on (`first` shifts it inside the
-file, for `--start`/`--end`). Arrays in memory and files on disk look the same to the pipeline.
+file, for `--start`/`--end`). Arrays in memory and files on disk look the same to the pipeline. `within(box)` gives
+the same source cut to a box of the frame: what the pipeline reads once it knows where the hole is, so that a
+decoder's cache holds only the box's pixels (a logo's neighbourhood, not 4K frames).
 """
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import numpy as np
 
 from videovq.errors import InputError
+from videovq.inpaint.chunks import Box
 from videovq.io.masks import _is_lossy, _load_image_mask, check_mask_size, dilate_mask
 from videovq.io.video import IMAGE_SUFFIXES, VideoInfo, VideoReader, open_video, probe
 
@@ -25,6 +29,9 @@ class ArrayFrames:
     def read(self, start: int, stop: int) -> np.ndarray:
         return self.frames[start:stop]
 
+    def within(self, box: Box) -> "ArrayFrames":
+        return ArrayFrames(self.frames[(slice(None), *box.slices)])
+
 
 class ArrayMask:
     """A hole held in memory: bool (T, H, W)."""
@@ -35,6 +42,9 @@ class ArrayMask:
 
     def read(self, start: int, stop: int) -> np.ndarray:
         return self.hole[start:stop]
+
+    def within(self, box: Box) -> "ArrayMask":
+        return ArrayMask(self.hole[(slice(None), *box.slices)])
 
 
 class VideoFrames:
@@ -49,15 +59,24 @@ class VideoFrames:
         reader: the open video.
         first, num_frames: the part to work on (default: all of it).
         keep: decoded frames each sequential decoder keeps.
+        box: the part of every frame to give (None = all of it).
     """
 
     MAX_DECODERS = 3
 
-    def __init__(self, reader: VideoReader, first: int = 0, num_frames: int | None = None, keep: int = 16):
+    def __init__(
+        self, reader: VideoReader, first: int = 0, num_frames: int | None = None, keep: int = 16, box: Box | None = None
+    ):  # fmt: skip
         self.reader, self.first, self.keep = reader, first, keep
         self.num_frames = len(reader) - first if num_frames is None else num_frames
-        self.height, self.width = reader.info.height, reader.info.width
+        self.box = box or Box(0, reader.info.height, 0, reader.info.width)
+        self.height, self.width = self.box.height, self.box.width
         self._decoders: list[_Decoder] = []
+
+    def within(self, box: Box) -> "VideoFrames":
+        """This part of the video cut to `box` (in this source's coordinates), with decoders of its own."""
+        outer = Box(self.box.y0 + box.y0, self.box.y0 + box.y1, self.box.x0 + box.x0, self.box.x0 + box.x1)
+        return VideoFrames(self.reader, self.first, self.num_frames, self.keep, outer)
 
     def read(self, start: int, stop: int) -> np.ndarray:
         able = [d for d in self._decoders if d.lowest <= start]
@@ -66,21 +85,22 @@ class VideoFrames:
         elif start == 0:
             if len(self._decoders) == self.MAX_DECODERS:
                 self._decoders.remove(min(self._decoders, key=lambda d: d.next))
-            decoder = _Decoder(self.reader, self.first, self.keep)
+            decoder = _Decoder(self.reader, self.first, self.keep, self.box)
             self._decoders.append(decoder)
         else:
-            return self.reader.read(self.first + start, self.first + stop)
+            frames = self.reader.read(self.first + start, self.first + stop)
+            return np.ascontiguousarray(frames[(slice(None), *self.box.slices)])
         return decoder.read(start, stop)
 
 
 class _Decoder:
     """One sequential pass over a part of a video, with a cache of its last `keep` frames."""
 
-    def __init__(self, reader: VideoReader, first: int, keep: int):
+    def __init__(self, reader: VideoReader, first: int, keep: int, box: Box):
         self.frames = iter(reader)
         for _ in range(first):  # frames before the part
             next(self.frames)
-        self.keep, self.next = keep, 0
+        self.keep, self.next, self.slices = keep, 0, box.slices
         self.cache: dict[int, np.ndarray] = {}
 
     @property
@@ -91,12 +111,13 @@ class _Decoder:
         while self.next < stop:
             frame = next(self.frames)
             if self.next >= start or self.next >= stop - self.keep:
-                self.cache[self.next] = frame
+                self.cache[self.next] = np.ascontiguousarray(frame[self.slices])  # a copy: the full frame is freed
             self.next += 1
         out = np.stack([self.cache[i] for i in range(start, stop)])
         for i in [i for i in self.cache if i < self.next - self.keep]:
             del self.cache[i]
         return out
+
 
 class MaskFile:
     """A mask file (video, frame folder or one image for every frame), read by frame range and dilated.
@@ -124,6 +145,7 @@ class MaskFile:
             raise InputError(f"{self.path}: no such mask file or folder; check the --mask path")
         self._image: np.ndarray | None = None
         self._reader: VideoReader | None = None
+        self._box: Box | None = None
         if self.path.is_file() and self.path.suffix.lower() in IMAGE_SUFFIXES:
             self._image = self._prepare(_load_image_mask(self.path)[None])[0]
             return
@@ -139,9 +161,17 @@ class MaskFile:
 
     def read(self, start: int, stop: int) -> np.ndarray:
         if self._image is not None:
-            return np.broadcast_to(self._image, (stop - start, *self._image.shape))
+            image = self._image[self._box.slices] if self._box else self._image
+            return np.broadcast_to(image, (stop - start, *image.shape))
         frames = self._reader.read(self.first + start, self.first + stop)
-        return self._prepare(frames.max(axis=-1) > self._threshold)
+        hole = self._prepare(frames.max(axis=-1) > self._threshold)  # dilated whole, then cut (the same pixels)
+        return hole[(slice(None), *self._box.slices)] if self._box else hole
+
+    def within(self, box: Box) -> "MaskFile":
+        """The mask cut to `box`; it shares this one's reader (close this one)."""
+        cut = copy.copy(self)
+        cut._box, cut.height, cut.width = box, box.height, box.width
+        return cut
 
     def _prepare(self, mask: np.ndarray) -> np.ndarray:
         return dilate_mask(check_mask_size(mask, self.like, self.path, self.resize), self.dilate)
