@@ -75,6 +75,7 @@ _FULL_WINDOW = _COPY_WINDOW * _COPY_WINDOW // 2  # a window at least half known 
 _COPY_MIN_KNOWN = 8
 _NOISE_PERCENTILE = 10
 _NOISE_FACTOR = 2.0
+_NOISE_BINS = 4096
 _MIN_TOLERANCE = 0.5
 _MAX_TOLERANCE = 4.0
 # ...and a copy between two frames needs at least this share of their fully known windows unchanged.
@@ -158,12 +159,15 @@ def propagate(
 
     back, fwd = _pair_hops(frames, hole, max_side, preset, flow_margin, still_copies)
     limit = num_frames if max_distance is None else max_distance
+    # Each pass consumes its hops, and each merged frame its sources: per-hole-pixel arrays are freed as soon as
+    # they are used, which bounds the peak on long chunks of large holes.
     from_prev = _chain(hole, back, range(1, num_frames), -1, limit)  # forward pass: sources in earlier frames
     from_next = _chain(hole, fwd, range(num_frames - 2, -1, -1), +1, limit)  # backward pass: later frames
     remaining = hole.copy()
     for t in range(num_frames):
         if hole[t].any():
             _merge_into(out, remaining, t, frames, hole, from_prev[t], from_next[t])
+        from_prev[t] = from_next[t] = None
     if still_copies:
         _copy_where_still(out, remaining, frames, hole, limit)
     filled_fraction = 1.0 - float(remaining.sum()) / total
@@ -331,12 +335,13 @@ def _hop(hole: np.ndarray, flow: np.ndarray, inverse: np.ndarray) -> _Hop | None
 def _chain(
     hole: np.ndarray, hops: list[_Hop | None], order: range, step: int, max_distance: int
 ) -> list[_Sources | None]:
-    """One propagation pass: frame t takes sources from frame t+step (already processed in this pass)."""
+    """One propagation pass: frame t takes sources from frame t+step (already processed in this pass). Each hop
+    is used once and dropped from `hops`."""
     num_frames, height, width = hole.shape
     grid_y, grid_x = np.mgrid[0:height, 0:width].astype(np.float32)
     sources: list[_Sources | None] = [None] * num_frames
     for t in order:
-        hop = hops[t]
+        hop, hops[t] = hops[t], None
         if hop is None:
             continue
         n = t + step
@@ -439,7 +444,7 @@ def _copy_where_still(
     """
     if not remaining.any():
         return
-    gray = frames.mean(axis=3, dtype=np.float32)  # no float copy of the RGB frames
+    gray = _Gray(frames)
     tolerance = _noise_tolerance(gray, hole)
     num_frames = hole.shape[0]
     sides = [
@@ -461,20 +466,49 @@ def _copy_where_still(
         remaining[t, ys[ok], xs[ok]] = False
 
 
-def _noise_tolerance(gray: np.ndarray, hole: np.ndarray) -> float:
+def _noise_tolerance(gray: "_Gray", hole: np.ndarray) -> float:
     """The largest mean difference of two frames' windows still taken as "unchanged": twice the noise floor.
 
     The floor is a low percentile of the window means of |frame t - frame t-1| over known pixels: on a still camera
     most windows differ by sensor noise only, and on a moving one the flat windows do, so the floor is the noise
     either way while the motion of textured windows lies far above it.
     """
-    values = []
-    for t in range(1, gray.shape[0]):
+    # A histogram, not the list of all window means (4 bytes per pixel of the chunk): only floors below
+    # _MAX_TOLERANCE / _NOISE_FACTOR matter (above, the tolerance is capped), so bins of 1/2048 grey level up to
+    # there and one bin for everything above give the percentile to within a bin.
+    top = _MAX_TOLERANCE / _NOISE_FACTOR
+    counts = np.zeros(_NOISE_BINS + 1, np.int64)
+    for t in range(1, len(gray)):
         mean, count = _window_means(gray, hole, t, t - 1)
-        values.append(mean[count >= _FULL_WINDOW])
-    values = np.concatenate(values) if values else np.zeros(0, np.float32)
-    floor = float(np.percentile(values, _NOISE_PERCENTILE)) if values.size else 0.0
+        values = mean[count >= _FULL_WINDOW]
+        counts[:-1] += np.histogram(values, bins=_NOISE_BINS, range=(0.0, top))[0]
+        counts[-1] += int((values > top).sum())
+    if not counts.sum():
+        return _MIN_TOLERANCE
+    rank = _NOISE_PERCENTILE / 100 * (counts.sum() - 1)
+    bin_index = int(np.searchsorted(np.cumsum(counts), rank, side="right"))
+    floor = top if bin_index >= _NOISE_BINS else (bin_index + 0.5) * top / _NOISE_BINS
     return float(np.clip(_NOISE_FACTOR * floor, _MIN_TOLERANCE, _MAX_TOLERANCE))
+
+
+class _Gray:
+    """The frames' grey levels (mean of RGB, float32), computed per frame when asked and kept for the last few:
+    a float copy of the whole chunk would cost 4 bytes per pixel."""
+
+    def __init__(self, frames: np.ndarray, keep: int = 4):
+        self.frames, self.keep = frames, keep
+        self.cache: dict[int, np.ndarray] = {}
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    def __getitem__(self, t: int) -> np.ndarray:
+        t = int(t)
+        if t not in self.cache:
+            if len(self.cache) == self.keep:
+                del self.cache[next(iter(self.cache))]
+            self.cache[t] = self.frames[t].mean(axis=2, dtype=np.float32)
+        return self.cache[t]
 
 
 def _nearest_visible(hole: np.ndarray, remaining: np.ndarray, order: range) -> list[np.ndarray]:
@@ -490,7 +524,7 @@ def _nearest_visible(hole: np.ndarray, remaining: np.ndarray, order: range) -> l
 
 
 def _window_difference(
-    gray: np.ndarray, hole: np.ndarray, t: int, candidates: np.ndarray, ys: np.ndarray, xs: np.ndarray,
+    gray: "_Gray", hole: np.ndarray, t: int, candidates: np.ndarray, ys: np.ndarray, xs: np.ndarray,
     tolerance: float,
 ) -> np.ndarray:
     """Mean |gray[t] - gray[s]| over the known pixels of both frames in the window around each (ys, xs), s its
@@ -518,7 +552,7 @@ def _window_difference(
     return difference
 
 
-def _window_means(gray: np.ndarray, hole: np.ndarray, t: int, s: int) -> tuple[np.ndarray, np.ndarray]:
+def _window_means(gray: "_Gray", hole: np.ndarray, t: int, s: int) -> tuple[np.ndarray, np.ndarray]:
     """Per pixel: the mean |gray[t] - gray[s]| over the pixels known in both frames within the _COPY_WINDOW window
     around it, and how many there are (the mean is 0 where none is)."""
     known = (~hole[t] & ~hole[s]).astype(np.float32)
