@@ -129,6 +129,7 @@ def test_a_source_cut_to_a_box_reads_and_caches_only_the_box(tiny_video, tiny_fr
     mask_path = write_mask(tmp_path / "mask.mkv", hole, 25)
     mask = MaskFile(mask_path, probe(tiny_video), dilate=2)
     assert np.array_equal(mask.within(box).read(0, 5), mask.read(0, 5)[:, 3:11, 5:17])  # dilated, then cut
+    assert np.array_equal(mask.within(box).within(Box(1, 4, 2, 6)).read(0, 2), mask.read(0, 2)[:, 4:7, 7:11])
     mask.close()
 
 

@@ -38,6 +38,10 @@ class Box(NamedTuple):
         """This box in the coordinates of `outer` (which contains it)."""
         return Box(self.y0 - outer.y0, self.y1 - outer.y0, self.x0 - outer.x0, self.x1 - outer.x0)
 
+    def outside(self, outer: "Box") -> "Box":
+        """This box, given in the coordinates of `outer`, in the coordinates `outer` is given in."""
+        return Box(self.y0 + outer.y0, self.y1 + outer.y0, self.x0 + outer.x0, self.x1 + outer.x0)
+
     def grown(self, margin: int, height: int, width: int) -> "Box":
         """This box with `margin` px more on every side, clipped to a height x width frame."""
         return Box(max(0, self.y0 - margin), min(height, self.y1 + margin), max(0, self.x0 - margin), min(width, self.x1 + margin))

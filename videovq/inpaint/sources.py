@@ -75,8 +75,7 @@ class VideoFrames:
 
     def within(self, box: Box) -> "VideoFrames":
         """This part of the video cut to `box` (in this source's coordinates), with decoders of its own."""
-        outer = Box(self.box.y0 + box.y0, self.box.y0 + box.y1, self.box.x0 + box.x0, self.box.x0 + box.x1)
-        return VideoFrames(self.reader, self.first, self.num_frames, self.keep, outer)
+        return VideoFrames(self.reader, self.first, self.num_frames, self.keep, box.outside(self.box))
 
     def read(self, start: int, stop: int) -> np.ndarray:
         able = [d for d in self._decoders if d.lowest <= start]
@@ -168,9 +167,10 @@ class MaskFile:
         return hole[(slice(None), *self._box.slices)] if self._box else hole
 
     def within(self, box: Box) -> "MaskFile":
-        """The mask cut to `box`; it shares this one's reader (close this one)."""
+        """The mask cut to `box` (in this mask's coordinates); it shares this one's reader (close this one)."""
         cut = copy.copy(self)
-        cut._box, cut.height, cut.width = box, box.height, box.width
+        cut._box = box.outside(self._box) if self._box else box
+        cut.height, cut.width = box.height, box.width
         return cut
 
     def _prepare(self, mask: np.ndarray) -> np.ndarray:
