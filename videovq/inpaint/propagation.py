@@ -492,23 +492,17 @@ def _noise_tolerance(gray: "_Gray", hole: np.ndarray) -> float:
 
 
 class _Gray:
-    """The frames' grey levels (mean of RGB, float32), computed per frame when asked and kept for the last few:
-    a float copy of the whole chunk would cost 4 bytes per pixel."""
+    """The frames' grey levels (mean of RGB, float32) frame by frame, from the RGB sums kept as uint16: half the
+    memory of a float copy of the chunk, and the same values (float32 holds the sums exactly)."""
 
-    def __init__(self, frames: np.ndarray, keep: int = 4):
-        self.frames, self.keep = frames, keep
-        self.cache: dict[int, np.ndarray] = {}
+    def __init__(self, frames: np.ndarray):
+        self.sums = frames.sum(axis=3, dtype=np.uint16)
 
     def __len__(self) -> int:
-        return len(self.frames)
+        return len(self.sums)
 
     def __getitem__(self, t: int) -> np.ndarray:
-        t = int(t)
-        if t not in self.cache:
-            if len(self.cache) == self.keep:
-                del self.cache[next(iter(self.cache))]
-            self.cache[t] = self.frames[t].mean(axis=2, dtype=np.float32)
-        return self.cache[t]
+        return self.sums[t].astype(np.float32) / np.float32(3)
 
 
 def _nearest_visible(hole: np.ndarray, remaining: np.ndarray, order: range) -> list[np.ndarray]:
