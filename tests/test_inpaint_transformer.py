@@ -132,7 +132,8 @@ def test_sampling_gives_a_still_scene_the_same_codes_in_every_frame():
     tokens = torch.zeros(5, 6, 8, dtype=torch.long)
     unknown = torch.zeros_like(tokens, dtype=torch.bool)
     unknown[:, 1:5, 2:7] = True
-    out = predict_tokens(model, tokens, unknown, 4, 2.0, torch.Generator().manual_seed(0), top_k=10, confidence_noise=4.5)
+    seeded = torch.Generator().manual_seed(0)
+    out = predict_tokens(model, tokens, unknown, 4, 2.0, seeded, top_k=10, confidence_noise=4.5)
     assert (out == out[0]).all()  # the same sample frame after frame
     assert not torch.equal(out, predict_tokens(model, tokens, unknown, 4, 0.0))  # a sample, not the argmax
     again = predict_tokens(model, tokens[:2], unknown[:2], 4, 2.0, torch.Generator().manual_seed(0), top_k=10)
