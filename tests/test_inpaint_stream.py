@@ -209,6 +209,20 @@ def test_resume_mid_stream_after_sigkill_gives_the_uninterrupted_result(tmp_path
     assert np.array_equal(read_video(killed), read_video(straight))
 
 
+def test_resume_computes_with_the_thread_count_the_job_started_with(tmp_path, long_clip, tiny_tokenizer_dir, capsys):
+    video, mask, _, _ = long_clip
+    work, first = tmp_path / "work", tmp_path / "first.mkv"
+    assert main(stream_args(video, mask, first, tiny_tokenizer_dir, "--workdir", str(work), "--threads", "2")) == 0
+    for chunk in sorted(work.glob("chunk-*.npz"))[-3:]:  # as if killed three chunks before the end
+        chunk.unlink()
+    capsys.readouterr()
+    resumed = tmp_path / "resumed.mkv"
+    args = stream_args(video, mask, resumed, tiny_tokenizer_dir, "--workdir", str(work), "--resume", "--threads", "1")
+    assert main(args) == 0
+    assert "resuming with 2 compute threads" in capsys.readouterr().out
+    assert np.array_equal(read_video(resumed), read_video(first))
+
+
 def test_start_and_end_select_a_part(tmp_path, long_clip, tiny_tokenizer_dir, capsys):
     video, mask, frames, hole = long_clip
     out = tmp_path / "part.mkv"

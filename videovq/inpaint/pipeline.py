@@ -603,8 +603,15 @@ def inpaint_video(
         log(f"{info.describe()}{part}")
         work = Path(workdir) if workdir else output.with_name(f".{output.name}.work")
         store = StageStore(work)
+        threads = store.previous_meta().get("threads") if resume else None
+        if threads and threads != torch.get_num_threads():
+            # Float sums depend on the thread count: the rest of a job is computed as its start was.
+            from videovq.threads import set_threads
+
+            log(f"resuming with {set_threads(threads)} compute threads, as the job started")
         store.check_meta(
             {
+                "threads": torch.get_num_threads(),
                 "video": str(video.resolve()),
                 "mask": str(mask.resolve()),
                 "frames": info.num_frames,

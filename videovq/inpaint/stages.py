@@ -69,6 +69,16 @@ class StageStore:
         return model
 
     # what the job was started with: resuming with other inputs or settings would mix two jobs
+    def previous_meta(self) -> dict:
+        """What the job that made this work folder recorded (empty when there is none)."""
+        path = None if self.folder is None else self.folder / "job.json"
+        if path is None or not path.exists():
+            return {}
+        try:
+            return json.loads(path.read_text())
+        except ValueError:
+            return {}
+
     def check_meta(self, meta: dict, resume: bool) -> None:
         if self.folder is None:
             return
