@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 from skimage.restoration import inpaint_biharmonic
 
+from videovq.inpaint.chunks import Box
 from videovq.inpaint.propagation import harmonic_fill
 
 # Regions of fewer pixels are left to the membrane (a handful of pixels cannot tell the two fills apart); regions
@@ -66,13 +67,11 @@ def fill_unseen(frames: np.ndarray, remaining: np.ndarray, known: np.ndarray, bi
                 continue
             shape = labels[y : y + h, x : x + w] == c
             if _biharmonic_wins(out[t], known[t], shape, y, x):
-                box = _grown((y, x, h, w), _RING, height, width)
-                region = np.zeros(remaining.shape[1:], bool)
-                region[y : y + h, x : x + w] = shape
+                box = Box(y, y + h, x, x + w).grown(_RING, height, width).slices
+                region = labels[box] == c
                 # Other regions inside the box are unknown to this solve too, so it never reads a membrane value.
-                unknown = remaining[t][box]
-                solved = _biharmonic(out[t][box], unknown)
-                out[t][box][region[box]] = solved[region[box]]
+                solved = _biharmonic(out[t][box], remaining[t][box])
+                out[t][box][region] = solved[region]
     return out
 
 
@@ -85,13 +84,13 @@ def _biharmonic_wins(frame: np.ndarray, known: np.ndarray, shape: np.ndarray, y:
         ty, tx = y + dy * (h + _GAP), x + dx * (w + _GAP)
         if ty < 0 or tx < 0 or ty + h > height or tx + w > width:
             continue
-        box = _grown((ty, tx, h, w), _RING, height, width)
-        test = np.zeros((height, width), bool)
-        test[ty : ty + h, tx : tx + w] = shape
-        ring = cv2.dilate(test.astype(np.uint8), np.ones((2 * _RING + 1,) * 2, np.uint8)).astype(bool)
-        if not known[ring].all():
+        box = Box(ty, ty + h, tx, tx + w).grown(_RING, height, width)
+        unknown = np.zeros((box.height, box.width), bool)  # the copy, in the box's coordinates
+        unknown[ty - box.y0 : ty - box.y0 + h, tx - box.x0 : tx - box.x0 + w] = shape
+        ring = cv2.dilate(unknown.astype(np.uint8), np.ones((2 * _RING + 1,) * 2, np.uint8)).astype(bool)
+        if not known[box.slices][ring].all():
             continue
-        crop, unknown = frame[box], test[box]
+        crop = frame[box.slices]
         truth = crop[unknown].astype(np.float32)
         membrane = harmonic_fill(crop.astype(np.float32), ~unknown)[unknown]
         biharmonic = _biharmonic(crop, unknown)[unknown].astype(np.float32)
@@ -107,11 +106,6 @@ def _biharmonic(crop: np.ndarray, unknown: np.ndarray) -> np.ndarray:
     """The crop (h, w, 3) uint8 with its `unknown` pixels filled biharmonically (scikit-image's sparse solve)."""
     solved = inpaint_biharmonic(crop.astype(np.float64) / 255.0, unknown, channel_axis=-1)
     return _to_uint8(solved * 255.0)
-
-
-def _grown(box: tuple[int, int, int, int], margin: int, height: int, width: int) -> tuple[slice, slice]:
-    y, x, h, w = box
-    return slice(max(0, y - margin), min(height, y + h + margin)), slice(max(0, x - margin), min(width, x + w + margin))
 
 
 def _to_uint8(values: np.ndarray) -> np.ndarray:
