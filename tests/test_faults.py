@@ -184,6 +184,10 @@ REFUSED = {
     "lr-zero": Case(inpaint("--set", "tokenizer.lr=0"), ["tokenizer.lr", "> 0"]),
     "overlap-window": Case(inpaint("--set", "overlap=99"), ["overlap", "window"]),
     "temperature-nan": Case(inpaint("--set", "temperature=.nan"), ["temperature"]),
+    "top-k-negative": Case(inpaint("--set", "top_k=-1"), ["top_k", "-1"]),
+    "confidence-noise-absurd": Case(inpaint("--set", "confidence_noise=1000"), ["confidence_noise", "1000"]),
+    "prior-missing": Case(inpaint("--set", "generator=true", "--set", "prior={empty_dir}"),
+                          ["empty", "model.safetensors"]),  # fmt: skip
     "crf-99": Case(inpaint("--crf", "99"), ["--crf", "99"]),
     "dilate-negative": Case(inpaint("--dilate", "-3"), ["--dilate"]),
     "dilate-absurd": Case(inpaint("--dilate", "100000"), ["--dilate"]),
