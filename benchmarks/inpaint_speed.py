@@ -10,7 +10,8 @@ ping-pong looped to its length, H.264 crf 18; "moving" masks are the blobs gener
 upscaled the same way, "logo" masks one static box near the top-right corner (1.4% of the pixels) as a PNG.
 
 Seam flicker: `videovq.metrics.consistency.flicker` (the result's frame-to-frame change minus the input's, in the
-hole) over the frame pairs that straddle a chunk border, against all other pairs.
+hole) over the frame pairs where the fill passes from one chunk's to the next's (into, through and out of the frames
+two chunks share, which are cross-faded), against all other pairs.
 """
 
 from __future__ import annotations
@@ -135,7 +136,9 @@ def seam_flicker(video: Path, mask: Path, out: Path, preset: str, overrides: lis
         h, w = src.info.height, src.info.width
         box = scan.box(0, holes.num_frames).grown(config.crop_margin, h, w)
         chunks = plan_chunks(holes.num_frames, config.chunk, config.chunk_overlap, box.height * box.width, config.chunk_pixels)
-        borders = {c.own_start for c in chunks[1:]}  # pair (t-1, t) straddles a border when t starts a chunk
+        # Seam pairs: (t-1, t) where the fill passes from one chunk's to the next's: from the pair entering the frames
+        # both chunks read (cross-faded) to the pair leaving them.
+        borders = {t for a, b in zip(chunks, chunks[1:]) for t in range(b.start, a.stop + 1)}
         ys, xs = box.slices
         values = {True: [], False: []}
         prev = None

@@ -14,7 +14,7 @@ from test_inpaint_pipeline import tiny_config, tiny_tokenizer
 
 from videovq.cli import main
 from videovq.inpaint.chunks import plan_chunks, sample_segments, scan_hole
-from videovq.inpaint.pipeline import inpaint_frames, inpaint_stream
+from videovq.inpaint.pipeline import cross_fade, inpaint_frames, inpaint_stream
 from videovq.inpaint.sources import ArrayFrames, ArrayMask
 from videovq.io.masks import write_mask
 from videovq.io.video import probe, read_video, write_video
@@ -142,9 +142,35 @@ def test_fitting_sample_is_bounded_and_spread():
 
 
 def test_chunks_shrink_to_the_pixel_budget():
-    assert plan_chunks(100, 48, 8, box_pixels=1000, max_pixels=None)[0].size == 48
-    assert plan_chunks(100, 48, 8, box_pixels=1000, max_pixels=20_000)[0].size == 20
-    assert plan_chunks(100, 48, 8, box_pixels=1000, max_pixels=100)[0].size == 17  # never below 2 x overlap + 1
+    assert max(c.size for c in plan_chunks(88, 48, 8, box_pixels=1000, max_pixels=None)) == 48
+    assert max(c.size for c in plan_chunks(88, 48, 8, box_pixels=1000, max_pixels=20_000)) == 20
+    assert max(c.size for c in plan_chunks(88, 48, 8, box_pixels=1000, max_pixels=100)) == 17  # >= 2 x overlap + 1
+
+
+@pytest.mark.parametrize("size, overlap", [(24, 8), (33, 16), (48, 16), (96, 16), (5, 4), (1, 0)])
+def test_chunks_cover_every_frame_and_no_frame_is_in_three(size, overlap):
+    for num_frames in range(1, 240):
+        chunks = plan_chunks(num_frames, size, overlap, box_pixels=1, max_pixels=None)
+        assert chunks[0].start == 0 and chunks[-1].stop == num_frames
+        assert all(c.size <= size for c in chunks)
+        inside = np.zeros(num_frames, int)
+        for c in chunks:
+            inside[c.start : c.stop] += 1
+        assert inside.min() == 1 and inside.max() <= 2
+        for a, b in zip(chunks, chunks[1:]):  # the shared frames and the carry boundary between them
+            assert a.stop - b.start == min(overlap, (size - 1) // 2)
+            assert b.start <= b.own_start == a.own_stop <= a.stop
+
+
+def test_cross_fade_spreads_the_change_evenly_over_the_shared_frames():
+    counts = np.array([2, 0, 3, 1])  # hole pixels per frame; a frame may have none
+    before = np.zeros((6, 3), np.uint8)
+    after = np.full((6 + 5, 3), 250, np.uint8)  # the next chunk's fill, then frames only it has
+    out = cross_fade(before, after, counts)
+    frame = np.repeat(np.arange(4), counts)
+    expected = np.round(250 * (frame + 1) / 5)  # 1/5, 2/5 ... of the way: five equal steps over four frames
+    assert np.array_equal(out[:6, 0], expected)
+    assert np.array_equal(out[6:], after[6:])
 
 
 def test_pixels_far_from_the_hole_do_not_change_the_fill():

@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from videovq.windows import Window, temporal_windows
+from videovq.windows import Window
 
 
 class Box(NamedTuple):
@@ -77,18 +77,32 @@ def scan_hole(mask, batch: int = 64) -> HoleScan:
 
 
 def plan_chunks(num_frames: int, size: int, overlap: int, box_pixels: int, max_pixels: int | None) -> list[Window]:
-    """Overlapping chunks of at most `size` frames, fewer where a chunk's boxes would exceed `max_pixels` in all.
+    """Chunks of at most `size` frames, consecutive ones sharing `overlap` frames, and no frame in three chunks.
+
+    A chunk's `own_start` is the middle of its overlap with the chunk before: the frames before it are carried in
+    finished (what the earlier chunk propagated there is known content). The whole overlap is cross-faded from one
+    chunk's fill to the next's, which needs each frame to be in at most two chunks.
 
     Args:
         num_frames: frames in the job.
         size: frames per chunk (>= 1).
-        overlap: frames shared by consecutive chunks (clipped below `size`).
+        overlap: frames shared by consecutive chunks (clipped to fewer than half of `size`).
         box_pixels: pixels of the largest box a chunk will process (bounds memory per frame).
         max_pixels: pixels a chunk may hold in all (None = no limit); never fewer than 2 * overlap + 1 frames.
     """
     if max_pixels is not None:
         size = min(size, max(2 * overlap + 1, max_pixels // max(1, box_pixels)))
-    return temporal_windows(num_frames, size, min(overlap, size - 1))
+    if num_frames <= size:
+        return [Window(0, num_frames, 0, num_frames)]
+    overlap = min(overlap, (size - 1) // 2)
+    count = -(-(num_frames - overlap) // (size - overlap))  # chunks needed at full size
+    # Spread the frames evenly over that many chunks, but step at least `overlap` frames (no frame in three chunks);
+    # the last chunk is then shorter.
+    step = max(overlap, -(-(num_frames - overlap) // count), 1)
+    starts = list(range(0, num_frames - overlap, step))
+    stops = [min(start + step + overlap, num_frames) for start in starts]
+    cuts = [0] + [(starts[i + 1] + stops[i]) // 2 for i in range(len(starts) - 1)] + [num_frames]
+    return [Window(starts[i], stops[i], cuts[i], cuts[i + 1]) for i in range(len(starts))]
 
 
 def sample_segments(num_frames: int, max_frames: int, segment: int) -> list[tuple[int, int]]:

@@ -55,15 +55,15 @@ class InpaintOutput:
 
 
 class _Finished(NamedTuple):
-    """A finished chunk: its owned frames' hole pixels in (t, y, x) order, and which of them propagation left."""
+    """A chunk's fill: the hole pixels of all its frames in (t, y, x) order, and which of them propagation left."""
 
     window: Window
     values: np.ndarray  # uint8 (N, 3)
     remaining: np.ndarray  # bool (N,)
 
     def part(self, start: int, stop: int, counts: np.ndarray) -> "_Finished":
-        """The same for owned frames [start, stop) only (`counts`: hole pixels per frame of the job)."""
-        first = int(counts[self.window.own_start : start].sum())
+        """The same for frames [start, stop) of the window only (`counts`: hole pixels per frame of the job)."""
+        first = int(counts[self.window.start : start].sum())
         last = first + int(counts[start:stop].sum())
         return _Finished(self.window, self.values[first:last], self.remaining[first:last])
 
@@ -189,10 +189,10 @@ def inpaint_stream(
         in_box = job_box.inside(job_box)
         models = _fit_models(frames, mask, in_box, scale, general, config, seed, device, store, result, bar)
 
-        # 3. Chunk by chunk: propagate, generate (or the membrane), composite, write the frames the chunk owns. The
-        #    frames a chunk shares with the one before are already finished: what propagation found there is known
-        #    content for this chunk, so content travels on from chunk to chunk.
-        filled_pixels = 0
+        # 3. Chunk by chunk: propagate, generate (or the membrane), composite, write the frames that are final. In the
+        #    first half of the frames a chunk shares with the one before, what that one propagated is known content
+        #    for this chunk, so content travels on from chunk to chunk.
+        filled_pixels, written = 0, 0
         previous: _Finished | None = None
         for index, window in enumerate(chunks):
             box = scan.box(window.start, window.stop)
@@ -204,18 +204,48 @@ def inpaint_stream(
             else:
                 box = box.grown(config.crop_margin, height, width).inside(job_box)
                 carry = previous.part(window.start, window.own_start, scan.counts) if previous else None
-                values, remaining = _fill_chunk(frames, mask, window, box, scale, models, config, seed, carry, result)
-                done = _Finished(window, values, remaining)
-                store.save_arrays(name, values=values, remaining=remaining)
-            filled_pixels += int((~done.remaining).sum())
-            _write_owned(paste_into, whole_mask, window, done.values, write)
-            bar.update(window.own_stop - window.own_start)
-            previous = done
+                done = _Finished(window, *_fill_chunk(frames, mask, window, box, scale, models, config, seed, carry, result))
+                store.save_arrays(name, values=done.values, remaining=done.remaining)
+            # Frames up to the next chunk's first are final now; those shared with the chunk before are cross-faded
+            # from its fill to this one's, so no frame pair jumps from one fill to the other.
+            upto = chunks[index + 1].start if index + 1 < len(chunks) else num_frames
+            final = done.part(written, upto, scan.counts)
+            values = final.values
+            if previous is not None:
+                shared = previous.part(written, previous.window.stop, scan.counts).values
+                values = cross_fade(shared, values, scan.counts[written : previous.window.stop])
+            filled_pixels += int((~final.remaining).sum())
+            _write_frames(paste_into, whole_mask, written, upto, values, write)
+            bar.update(upto - written)
+            written, previous = upto, done
     finally:
         bar.close()
     result.propagated_fraction = filled_pixels / hole_pixels
     log(f"      propagation filled {result.propagated_fraction:.1%} of the hole")
     return result
+
+
+def cross_fade(before: np.ndarray, after: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Blend the first frames of `after` from `before` (two fills of the same hole pixels) to `after` itself.
+
+    Args:
+        before: uint8 (M, 3), the hole pixels of `len(counts)` frames in (t, y, x) order, as one chunk filled them.
+        after: uint8 (N >= M, 3), the same frames and then more, as the next chunk filled them.
+        counts: hole pixels per blended frame.
+
+    Frame i of L keeps (L - i) / (L + 1) of `before`: a linear ramp whose first and last steps are as small as
+    the others, so the change between the two fills is spread evenly over L + 1 frame pairs.
+    """
+    out = after.copy()
+    fade = len(counts)
+    first = 0
+    for i, count in enumerate(counts):
+        last = first + int(count)
+        weight = (i + 1) / (fade + 1)
+        mixed = weight * after[first:last].astype(np.float32) + (1 - weight) * before[first:last]
+        out[first:last] = np.clip(mixed.round(), 0, 255).astype(np.uint8)
+        first = last
+    return out
 
 
 def match_boundary(filled: np.ndarray, remaining: np.ndarray, generated: np.ndarray) -> np.ndarray:
@@ -294,15 +324,15 @@ def _read_box(frames, mask, start: int, stop: int, box: Box) -> tuple[np.ndarray
     return crops, holes
 
 
-def _write_owned(frames, mask, window: Window, values: np.ndarray, write) -> None:
-    """Write the frames a chunk owns: the source frames with their hole pixels replaced by `values`.
+def _write_frames(frames, mask, start: int, stop: int, values: np.ndarray, write) -> None:
+    """Write frames [start, stop): the source frames with their hole pixels replaced by `values`.
 
-    `values` lists the hole pixels of the owned frames in (t, y, x) order, which does not depend on the box.
+    `values` lists the hole pixels of those frames in (t, y, x) order, which does not depend on the box.
     """
     done = 0
     batch = _batch_size(height=frames.height, width=frames.width)
-    for a in range(window.own_start, window.own_stop, batch):
-        b = min(a + batch, window.own_stop)
+    for a in range(start, stop, batch):
+        b = min(a + batch, stop)
         out = np.array(frames.read(a, b))  # a copy: the source stays untouched
         hole = np.asarray(mask.read(a, b))
         count = int(hole.sum())
@@ -315,43 +345,42 @@ def _fill_chunk(
     frames, mask, window: Window, box: Box, scale: float, models: _Models | None, config: InpaintConfig, seed: int,
     carry: _Finished | None, result: InpaintOutput,
 ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
-    """Inpaint one chunk inside `box`; `carry` holds the finished frames before the chunk's own.
+    """Inpaint one chunk inside `box`; `carry` holds the earlier chunk's fill of the frames before `own_start`.
 
-    Returns the owned frames' hole pixels (N, 3) in (t, y, x) order and which of them propagation did not fill.
+    Returns the hole pixels (N, 3) of all the chunk's frames in (t, y, x) order and which of them propagation did
+    not fill.
     """
     crops, hole = _read_box(frames, mask, window.start, window.stop, box)
-    if carry is not None:  # finished frames: propagated pixels are known now, the rest stays a hole
+    job_hole = hole.copy()
+    if carry is not None:  # what the earlier chunk propagated there is known now, the rest stays a hole
         before = slice(0, window.own_start - window.start)
-        was_hole = hole[before].copy()
-        crops[before][was_hole] = carry.values
+        crops[before][job_hole[before]] = carry.values
         hole[before] = False
-        hole[before][was_hole] = carry.remaining
-    # Propagate what other frames of the chunk (owned frames and overlap) show.
+        hole[before][job_hole[before]] = carry.remaining
+    # Propagate what other frames of the chunk show.
     with _stage(result, "propagate"):
         if config.propagate:
             prop = propagate(crops, hole, max_side=config.flow_max_side, still_copies=config.still_copies)
             filled, remaining = prop.frames, prop.remaining
         else:
             filled, remaining = crops.copy(), hole.copy()
-    own = window.own_slice
-    if remaining[own].any():
+    if remaining.any():
         if models is None:  # ablation: the membrane of the surroundings (biharmonic where it tests better), no model
             with _stage(result, "membrane"):
-                filled[own] = fill_unseen(filled[own], remaining[own], ~hole[own], biharmonic=config.biharmonic)
-                _copy_into_blind_frames(filled, remaining, own)
+                filled = fill_unseen(filled, remaining, ~hole, biharmonic=config.biharmonic)
+                _copy_into_blind_frames(filled, remaining)
         else:
             # One seed for every chunk: sampling noise is per position, so a still scene is filled alike across borders.
-            filled[own] = _generate(filled, remaining, own, scale, models, config, seed, result)
-    owned_hole = hole[own]  # the carried frames come before the owned ones
-    return filled[own][owned_hole], remaining[own][owned_hole]
+            filled = _generate(filled, remaining, scale, models, config, seed, result)
+    return filled[job_hole], remaining[job_hole]
 
 
 def _generate(
-    filled: np.ndarray, remaining: np.ndarray, own: slice, scale: float, models: _Models, config: InpaintConfig,
-    seed: int, result: InpaintOutput,
+    filled: np.ndarray, remaining: np.ndarray, scale: float, models: _Models, config: InpaintConfig, seed: int,
+    result: InpaintOutput,
 ) -> np.ndarray:  # fmt: skip
-    """DLFormer on one chunk: tokenise at the working scale, predict the hole's codes, decode the owned frames,
-    upscale and composite them (returns the owned frames filled)."""
+    """DLFormer on one chunk: tokenise at the working scale, predict the hole's codes, decode, upscale and
+    composite them (returns the chunk's frames filled)."""
     tokenizer, codebook, transformer = models
     work_frames, work_hole = _to_scale(filled, remaining, scale)
     # Tokenise: cells touching the hole become the completion token.
@@ -362,15 +391,14 @@ def _generate(
     # Predict window by window; the overlap frames are context for the owned ones.
     with _stage(result, "predict"):
         tokens = _predict(transformer, tokens, ~known, config, seed)
-    # Decode the owned frames, bring them to full size, composite.
+    # Decode, bring the frames to full size, composite.
     with _stage(result, "decode"):
         height, width = work_frames.shape[1:3]
-        fill = decode_frames(tokenizer, codebook.to_global(tokens[own]), config.window, config.overlap)
+        fill = decode_frames(tokenizer, codebook.to_global(tokens), config.window, config.overlap)
         fill = _resize_frames(fill[:, :height, :width], filled.shape[1:3])
-        base, hole = filled[own], remaining[own]
         if config.match_boundary:
-            fill = match_boundary(base, hole, fill)
-        return composite(base, hole, fill, config.feather)
+            fill = match_boundary(filled, remaining, fill)
+        return composite(filled, remaining, fill, config.feather, in_place=True)
 
 
 def _fit_models(
@@ -402,14 +430,14 @@ def _fit_models(
     return _Models(tokenizer, codebook, transformer)
 
 
-def _copy_into_blind_frames(frames: np.ndarray, remaining: np.ndarray, own: slice) -> None:
-    """Owned frames with no known pixel left have no boundary for a membrane (it would be black): show the nearest
-    owned frame that has one instead (its hole is filled already)."""
+def _copy_into_blind_frames(frames: np.ndarray, remaining: np.ndarray) -> None:
+    """Frames with no known pixel left have no boundary for a membrane (it would be black): show the nearest frame
+    that has one instead (its hole is filled already)."""
     blind = remaining.all(axis=(1, 2))
-    seen = np.nonzero(~blind[own])[0] + own.start
-    if len(seen) == 0:  # every owned frame is hole: nothing nearer to show
+    seen = np.nonzero(~blind)[0]
+    if len(seen) == 0:  # every frame is hole: nothing nearer to show
         return
-    for t in np.nonzero(blind[own])[0] + own.start:
+    for t in np.nonzero(blind)[0]:
         frames[t] = frames[seen[np.abs(seen - t).argmin()]]
 
 
@@ -611,6 +639,7 @@ def inpaint_video(
             log(f"resuming with {set_threads(threads)} compute threads, as the job started")
         store.check_meta(
             {
+                "layout": 2,  # what a finished chunk keeps (2: also its fill of the next chunk's first frames)
                 "threads": torch.get_num_threads(),
                 "video": str(video.resolve()),
                 "mask": str(mask.resolve()),
