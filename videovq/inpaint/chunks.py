@@ -62,8 +62,10 @@ class HoleScan(NamedTuple):
         return Box(int(b[:, 0].min()), int(b[:, 1].max()), int(b[:, 2].min()), int(b[:, 3].max()))
 
 
-def scan_hole(mask, batch: int = 64) -> HoleScan:
+def scan_hole(mask) -> HoleScan:
     """One pass over a mask source (`read(start, stop)` -> bool (t, H, W)): boxes and pixel counts per frame."""
+    # A few frames at a time: a mask video is decoded to RGB first (25 MB a frame at 4K).
+    batch = max(1, min(64, (64 << 20) // (mask.height * mask.width * 3)))
     boxes = np.full((mask.num_frames, 4), -1, np.int64)
     counts = np.zeros(mask.num_frames, np.int64)
     for start in range(0, mask.num_frames, batch):
