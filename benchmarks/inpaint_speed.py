@@ -1,7 +1,7 @@
 """Inpainting speed and memory on long and high-resolution video: wall time, peak RSS, seam flicker.
 
 Run: python benchmarks/inpaint_speed.py [--cases 240p-moving-120,1080p-moving-120,...] [--presets fast,default]
-         [--set generator=false] [--threads N] [--work DIR]
+         [--set generator=false] [--threads N] [--work DIR] [--seam-reference]
 
 Each case is `videovq inpaint` on a file, run as a child process; its peak RSS is the child's own (os.wait4), and the
 parent stays small (it imports neither torch nor frames: Linux carries a parent's peak RSS into a forked child).
@@ -11,7 +11,9 @@ upscaled the same way, "logo" masks one static box near the top-right corner (1.
 
 Seam flicker: `videovq.metrics.consistency.flicker` (the result's frame-to-frame change minus the input's, in the
 hole) over the frame pairs where the fill passes from one chunk's to the next's (into, through and out of the frames
-two chunks share, which are cross-faded), against all other pairs.
+two chunks share, which are cross-faded), against all other pairs. Some frames are harder than others whatever the
+chunks, so `--seam-reference` also runs the case as one chunk and gives its flicker on the same pairs: what chunking
+adds is the difference between the two.
 """
 
 from __future__ import annotations
@@ -118,8 +120,12 @@ def run_case(video: Path, mask: Path, out: Path, preset: str, overrides: list[st
     return {"wall": wall, "peak_rss_mb": usage.ru_maxrss / 1024, "log": log.read_text()}
 
 
-def seam_flicker(video: Path, mask: Path, out: Path, preset: str, overrides: list[str]) -> dict:
-    """Inside a child: mean flicker in the hole over pairs across chunk borders and over all other pairs."""
+def seam_flicker(video: Path, mask: Path, outs: list[Path], preset: str, overrides: list[str]) -> dict:
+    """Inside a child: mean flicker in the hole of each result over the seam pairs and over all other pairs.
+
+    Seam pairs are those of the first result's chunks: (t-1, t) where the fill passes from one chunk's to the next's,
+    from the pair entering the frames two chunks share (which are cross-faded) to the pair leaving them.
+    """
     import numpy as np
 
     from videovq.config import apply_overrides
@@ -130,35 +136,34 @@ def seam_flicker(video: Path, mask: Path, out: Path, preset: str, overrides: lis
     from videovq.metrics.consistency import flicker
 
     config = apply_overrides(get_preset(preset), overrides)
-    with open_video(video) as src, open_video(out) as res:
+    results = [open_video(out, backend="pyav") for out in outs]
+    with open_video(video, backend="pyav") as src:
         holes = MaskFile(mask, src.info)
         scan = scan_hole(holes)
         h, w = src.info.height, src.info.width
         box = scan.box(0, holes.num_frames).grown(config.crop_margin, h, w)
         chunks = plan_chunks(holes.num_frames, config.chunk, config.chunk_overlap, box.height * box.width, config.chunk_pixels)
-        # Seam pairs: (t-1, t) where the fill passes from one chunk's to the next's: from the pair entering the frames
-        # both chunks read (cross-faded) to the pair leaving them.
-        borders = {t for a, b in zip(chunks, chunks[1:]) for t in range(b.start, a.stop + 1)}
+        seams = {t for a, b in zip(chunks, chunks[1:]) for t in range(b.start, a.stop + 1)}
         ys, xs = box.slices
-        values = {True: [], False: []}
-        prev = None
-        for start in range(0, holes.num_frames, 32):
-            stop = min(start + 32, holes.num_frames)
-            a, b, m = src.read(start, stop)[:, ys, xs], res.read(start, stop)[:, ys, xs], holes.read(start, stop)[:, ys, xs]
-            if prev is not None:  # one frame of overlap so that every pair is seen
-                a, b, m = np.concatenate([prev[0], a]), np.concatenate([prev[1], b]), np.concatenate([prev[2], m])
-                first = start - 1
-            else:
-                first = start
-            for i, f in enumerate(flicker(b, a, m)):
-                if not np.isnan(f):
-                    values[first + i + 1 in borders].append(float(f))
-            prev = (a[-1:], b[-1:], m[-1:])
+        values = [{True: [], False: []} for _ in outs]
+        for start in range(0, holes.num_frames, 16):
+            first = max(0, start - 1)  # one frame of overlap so that every pair is seen
+            stop = min(start + 16, holes.num_frames)
+            a, m = src.read(first, stop)[:, ys, xs], holes.read(first, stop)[:, ys, xs]
+            for res, v in zip(results, values):
+                for i, f in enumerate(flicker(res.read(first, stop)[:, ys, xs], a, m)):
+                    if first + i + 1 >= max(start, 1) and not np.isnan(f):
+                        v[first + i + 1 in seams].append(float(f))
         holes.close()
+    for res in results:
+        res.close()
+    mean = lambda x: float(np.mean(x)) if x else float("nan")  # noqa: E731
     return {
         "chunks": len(chunks),
-        "seam": float(np.mean(values[True])) if values[True] else float("nan"),
-        "elsewhere": float(np.mean(values[False])),
+        "seam": mean(values[0][True]),
+        "elsewhere": mean(values[0][False]),
+        "reference_seam": mean(values[1][True]) if len(outs) > 1 else float("nan"),
+        "reference_elsewhere": mean(values[1][False]) if len(outs) > 1 else float("nan"),
     }
 
 
@@ -170,18 +175,25 @@ def main() -> None:
     parser.add_argument("--threads", type=int, help="passed to videovq inpaint (default: its own choice)")
     parser.add_argument("--work", type=Path, default=Path("bench-inpaint-speed"), help="inputs and outputs")
     parser.add_argument("--no-flicker", action="store_true", help="skip the seam flicker (it reads every frame)")
-    parser.add_argument("--child-flicker", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--seam-reference", action="store_true",
+        help="also run each case as one chunk (memory grows with the length) and give its flicker on the same pairs",
+    )  # fmt: skip
+    parser.add_argument("--child-flicker", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child_flicker:
-        video, mask, out, preset = args.child_flicker
-        print(json.dumps(seam_flicker(Path(video), Path(mask), Path(out), preset, args.set)))
+        video, mask, preset, *outs = args.child_flicker
+        print(json.dumps(seam_flicker(Path(video), Path(mask), [Path(o) for o in outs], preset, args.set)))
         return
     args.work.mkdir(parents=True, exist_ok=True)
     load = os.getloadavg()[0]
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, load average {load:.1f} at the start")
     print(f"overrides: {' '.join(args.set) or 'none'}\n")
-    print("| case | preset | frames | wall s | s/frame | peak RSS MB | chunks | seam flicker | elsewhere | load |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print(
+        "| case | preset | frames | wall s | s/frame | peak RSS MB | chunks | seam flicker | elsewhere "
+        "| one chunk: seam pairs | elsewhere | load |"
+    )
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for case in args.cases.split(","):
         video, mask = make_inputs(args.work, case)
         frames = parse_case(case)[3]
@@ -189,17 +201,24 @@ def main() -> None:
             tag = "-".join([case, preset, *[o.replace("=", "_") for o in args.set]])
             out = args.work / f"out_{tag}.mp4"
             r = run_case(video, mask, out, preset, args.set, args.threads)
-            seam = {"chunks": "", "seam": float("nan"), "elsewhere": float("nan")}
+            outs = [out]
+            if args.seam_reference:
+                outs.append(args.work / f"out_{tag}-one-chunk.mp4")
+                one_chunk = [*args.set, "chunk=1000000", "chunk_pixels=null"]
+                run_case(video, mask, outs[-1], preset, one_chunk, args.threads)
+            nan = float("nan")
+            seam = {"chunks": "", "seam": nan, "elsewhere": nan, "reference_seam": nan, "reference_elsewhere": nan}
             if not args.no_flicker:
                 child = subprocess.run(
-                    [sys.executable, __file__, "--child-flicker", str(video), str(mask), str(out), preset,
-                     *[x for o in args.set for x in ("--set", o)]],
+                    [sys.executable, __file__, *[x for o in args.set for x in ("--set", o)], "--child-flicker",
+                     str(video), str(mask), preset, *map(str, outs)],
                     capture_output=True, text=True, check=True,
                 )  # fmt: skip
                 seam = json.loads(child.stdout.strip().splitlines()[-1])
             print(
                 f"| {case} | {preset} | {frames} | {r['wall']:.1f} | {r['wall'] / frames:.2f} | {r['peak_rss_mb']:.0f} "
-                f"| {seam['chunks']} | {seam['seam']:.2f} | {seam['elsewhere']:.2f} | {os.getloadavg()[0]:.1f} |",
+                f"| {seam['chunks']} | {seam['seam']:.2f} | {seam['elsewhere']:.2f} | {seam['reference_seam']:.2f} "
+                f"| {seam['reference_elsewhere']:.2f} | {os.getloadavg()[0]:.1f} |",
                 flush=True,
             )
             (args.work / f"out_{tag}.json").write_text(json.dumps({**r, **seam, "case": case, "preset": preset}))
