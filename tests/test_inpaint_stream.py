@@ -58,6 +58,17 @@ def test_chunked_result_equals_the_whole_video_result(generator):
     assert abs(psnr_whole - psnr_chunked) <= 0.1, (psnr_whole, psnr_chunked)
 
 
+@pytest.mark.parametrize("num_frames", [41, 42, 43])
+def test_a_last_chunk_placed_close_to_the_one_before_streams(num_frames):
+    # 42 frames in chunks of 24 sharing 8 used to end with a chunk that started before the carry boundary of the
+    # one before it, and the carried pixels no longer matched the hole (a shape error).
+    frames = moving_pattern(num_frames, 24, 64)
+    hole = moving_hole(num_frames, 24, 64)
+    out = run(frames, hole, propagate=True, generator=False, chunk=24, chunk_overlap=8)
+    assert out.chunks == 3
+    assert np.array_equal(out.frames[~hole], frames[~hole])
+
+
 class CountingFrames(ArrayFrames):
     """Records every range read, and when the first output frame was written relative to the reads."""
 
