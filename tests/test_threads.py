@@ -32,6 +32,19 @@ def test_busy_cores_are_left_out(monkeypatch):
     assert threads.available_cores(load=9.0) == 1  # never fewer than one
 
 
+def test_busy_cores_come_from_the_cpu_time_of_the_allowed_cpus(tmp_path, monkeypatch):
+    stat = tmp_path / "stat"
+    samples = iter([
+        "cpu  1 1 1 1 1 1 1 1\ncpu0 100 0 0 900 0 0 0 0 0 0\ncpu1 0 0 0 1000 0 0 0 0\ncpu2 0 0 0 0 0 0 0 0\nintr 5\n",
+        "cpu  2 2 2 2 2 2 2 2\ncpu0 190 0 10 900 0 0 0 0 0 0\ncpu1 25 0 0 1050 25 0 0 0\ncpu2 50 0 0 50 0 0 0 0\nintr 9\n",
+    ])  # fmt: skip
+    monkeypatch.setattr(threads.time, "sleep", lambda s: stat.write_text(next(samples)))
+    stat.write_text(next(samples))
+    # cpu0 all busy, cpu1 a quarter busy (iowait counts as idle), cpu2 half busy but not ours
+    assert threads.busy_cores({0, 1}, stat=stat) == pytest.approx(1.25)
+    assert threads.busy_cores({0}, stat=tmp_path / "missing") is None
+
+
 def test_a_quota_caps_the_affinity(monkeypatch):
     monkeypatch.setattr(threads, "cpu_quota", lambda: 1.2)
     assert threads.allowed_cores() == min(2, len(__import__("os").sched_getaffinity(0)))

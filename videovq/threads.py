@@ -3,14 +3,17 @@
 torch and OpenCV default to one thread per core of the machine. In a container limited by a CPU quota, or on a
 machine whose other cores are busy, those extra threads wait on each other: on a 2-core host with one core busy
 elsewhere a 10-frame inpainting took 25.9 s with two torch threads and 10.8 s with one. `available_cores` counts
-the cores of the affinity mask, caps them by a cgroup CPU quota, and leaves out the cores the load average says
-are busy; `set_threads` applies a count to torch and OpenCV.
+the cores of the affinity mask, caps them by a cgroup CPU quota, and leaves out the cores other work keeps busy
+right now (`busy_cores`: CPU time over a fifth of a second, not the 1-minute load average, which still counts a job
+that has just finished: a run started right after another picked one thread on an idle machine);
+`set_threads` applies a count to torch and OpenCV.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import time
 from pathlib import Path
 
 from videovq.errors import InputError
@@ -43,13 +46,49 @@ def allowed_cores() -> int:
     return max(1, cores)
 
 
+def busy_cores(cpus: set[int] | None = None, seconds: float = 0.2, stat: Path = Path("/proc/stat")) -> float | None:
+    """How many of `cpus` (default: the affinity mask) other work keeps busy now: the share of their CPU time that
+    was not idle over `seconds`, from /proc/stat. None where that cannot be read (not Linux).
+
+    Called before this process starts working, so what it measures is everything else.
+    """
+    if cpus is None:
+        cpus = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set(range(os.cpu_count() or 1))
+    try:
+        before = _cpu_times(stat, cpus)
+        time.sleep(seconds)
+        after = _cpu_times(stat, cpus)
+    except (OSError, ValueError, IndexError):
+        return None
+    busy = 0.0
+    for cpu, (total, idle) in after.items():
+        elapsed = total - before[cpu][0]
+        if elapsed > 0:
+            busy += 1.0 - (idle - before[cpu][1]) / elapsed
+    return busy
+
+
+def _cpu_times(stat: Path, cpus: set[int]) -> dict[int, tuple[int, int]]:
+    """Per CPU of `cpus`: (all time, idle + iowait time) in clock ticks since boot."""
+    times = {}
+    for line in stat.read_text().splitlines():
+        name, *fields = line.split()
+        if name.startswith("cpu") and name != "cpu" and int(name[3:]) in cpus:
+            values = [int(v) for v in fields[:8]]  # user nice system idle iowait irq softirq steal
+            times[int(name[3:])] = (sum(values), values[3] + values[4])
+    return times
+
+
 def available_cores(load: float | None = None) -> int:
-    """`allowed_cores` minus the cores other work keeps busy (1-minute load average), at least 1.
+    """`allowed_cores` minus the cores other work keeps busy, at least 1.
 
     Args:
-        load: the load to subtract (default: `os.getloadavg()[0]`, taken before this process starts working).
+        load: the busy cores to subtract (default: `busy_cores()`, or the 1-minute load average where that cannot
+            be measured).
     """
     cores = allowed_cores()
+    if load is None:
+        load = busy_cores()
     if load is None:
         load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
     return max(1, min(cores, round(cores - load + 0.25)))  # a core counts as free if less than 3/4 of it is busy
