@@ -640,7 +640,7 @@ def inpaint_video(
             log(f"resuming with {set_threads(threads)} compute threads, as the job started")
         store.check_meta(
             {
-                "layout": 2,  # what a finished chunk keeps (2: also its fill of the next chunk's first frames)
+                "layout": 2,  # what a finished chunk keeps (2: the fill of every frame it reads, for the cross-fade)
                 "threads": torch.get_num_threads(),
                 "video": str(video.resolve()),
                 "mask": str(mask.resolve()),
