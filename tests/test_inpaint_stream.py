@@ -143,6 +143,14 @@ def test_a_source_cut_to_a_box_reads_and_caches_only_the_box(tiny_video, tiny_fr
     assert np.array_equal(mask.within(box).within(Box(1, 4, 2, 6)).read(0, 2), mask.read(0, 2)[:, 4:7, 7:11])
     mask.close()
 
+    # A mask of half the size (--resize-mask): read whole, resized, dilated, then cut, by decoders of the cut's own.
+    small = write_mask(tmp_path / "small.mkv", hole[:, ::2, ::2], 25)
+    mask = MaskFile(small, probe(tiny_video), resize=True, dilate=1)
+    cut = mask.within(box, keep=2)
+    assert cut._frames is not mask._frames and cut._frames.keep == 2
+    assert np.array_equal(cut.read(0, 5), mask.read(0, 5)[:, 3:11, 5:17])
+    mask.close()
+
 
 def test_fitting_sample_is_bounded_and_spread():
     assert sample_segments(40, 96, 16) == [(0, 40)]

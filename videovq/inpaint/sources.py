@@ -181,14 +181,15 @@ class MaskFile:
         cut = copy.copy(self)
         cut._box = box.outside(self._box) if self._box else box
         cut.height, cut.width = box.height, box.width
-        same_size = self._frames is not None and (self._reader.info.height, self._reader.info.width) == (
-            self.like.height, self.like.width
-        )  # fmt: skip
-        if same_size:  # else every frame is read whole, resized, then cut
+        if self._frames is None:  # one image for every frame
+            return cut
+        keep = self._frames.keep if keep is None else keep
+        if (self._reader.info.height, self._reader.info.width) == (self.like.height, self.like.width):
             grown = cut._box.grown(self.dilate, self.like.height, self.like.width)
-            keep = self._frames.keep if keep is None else keep
             cut._frames = VideoFrames(self._reader, self.first, self.num_frames, keep, grown)
             cut._inner = cut._box.inside(grown)
+        else:  # every frame is read whole, resized to the video's size, then cut
+            cut._frames = VideoFrames(self._reader, self.first, self.num_frames, keep)
         return cut
 
     def _prepare(self, mask: np.ndarray) -> np.ndarray:
