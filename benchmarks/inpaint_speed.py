@@ -131,16 +131,20 @@ def seam_flicker(video: Path, mask: Path, outs: list[Path], preset: str, overrid
     from videovq.config import apply_overrides
     from videovq.inpaint.chunks import plan_chunks, scan_hole
     from videovq.inpaint.presets import preset as get_preset
-    from videovq.inpaint.sources import MaskFile
+    from videovq.inpaint.sources import MaskFile, VideoFrames
     from videovq.io.video import open_video
     from videovq.metrics.consistency import flicker
 
     config = apply_overrides(get_preset(preset), overrides)
-    results = [open_video(out, backend="pyav") for out in outs]
-    with open_video(video, backend="pyav") as src:
-        holes = MaskFile(mask, src.info)
+    readers = [open_video(out, backend="pyav") for out in outs]
+    # Sequential decoders that keep the last frame: each block starts one frame back (random access into H.264
+    # would decode from the previous keyframe for every block).
+    results = [VideoFrames(reader, keep=1) for reader in readers]
+    with open_video(video, backend="pyav") as reader:
+        src = VideoFrames(reader, keep=1)
+        holes = MaskFile(mask, reader.info, keep=1)
         scan = scan_hole(holes)
-        h, w = src.info.height, src.info.width
+        h, w = reader.info.height, reader.info.width
         box = scan.box(0, holes.num_frames).grown(config.crop_margin, h, w)
         chunks = plan_chunks(holes.num_frames, config.chunk, config.chunk_overlap, box.height * box.width, config.chunk_pixels)
         seams = {t for a, b in zip(chunks, chunks[1:]) for t in range(b.start, a.stop + 1)}
@@ -152,11 +156,11 @@ def seam_flicker(video: Path, mask: Path, outs: list[Path], preset: str, overrid
             a, m = src.read(first, stop)[:, ys, xs], holes.read(first, stop)[:, ys, xs]
             for res, v in zip(results, values):
                 for i, f in enumerate(flicker(res.read(first, stop)[:, ys, xs], a, m)):
-                    if first + i + 1 >= max(start, 1) and not np.isnan(f):
+                    if not np.isnan(f):
                         v[first + i + 1 in seams].append(float(f))
         holes.close()
-    for res in results:
-        res.close()
+    for reader in readers:
+        reader.close()
     mean = lambda x: float(np.mean(x)) if x else float("nan")  # noqa: E731
     return {
         "chunks": len(chunks),
