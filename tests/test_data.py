@@ -17,6 +17,7 @@ from videovq.data.clips import (
     hold_out_range,
     sample_batch,
 )
+from videovq.data.prefetch import BatchStream
 from videovq.data.procedural import procedural_clip, procedural_scene
 from videovq.errors import InputError
 from videovq.io.video import write_video
@@ -103,6 +104,22 @@ def test_sampler_shapes_range_and_determinism():
     batch = sample_batch(sampler, np.random.default_rng(4), 3)
     assert batch.shape == (3, 3, 6, 24, 40)
     assert torch.equal(batch, sample_batch(sampler, np.random.default_rng(4), 3))
+
+
+def test_batches_drawn_ahead_by_workers_equal_those_drawn_in_the_loop():
+    sampler = ClipSampler([str(sample_video_path()), "procedural"], clip_len=2, size=16)
+    seeds = [[0, step, 0, 0] for step in range(5)]
+    stream = BatchStream(sampler, 3, workers=2, seeds=seeds)
+    try:
+        for seed in seeds[:4]:
+            rng, expected_rng = np.random.default_rng(seed), np.random.default_rng(seed)
+            expected = sample_batch(sampler, expected_rng, 3)
+            assert torch.equal(stream.batch(rng), expected)
+            assert rng.integers(2**62) == expected_rng.integers(2**62)  # the RNG goes on where drawing left it
+        with pytest.raises(RuntimeError, match="out of order"):
+            stream.batch(np.random.default_rng(seeds[0]))
+    finally:
+        stream.close()
 
 
 def test_frame_range_and_strides_respected(index_video):

@@ -149,3 +149,11 @@ def test_inpainting_fits_from_a_prior_checkpoint_and_refuses_one_of_another_code
                                             codebook_size=32, code_dim=8)).eval()  # fmt: skip
     with pytest.raises(InputError, match="predicts 64 codes but the tokenizer has 32"):
         inpaint_frames(frames, hole, other, config, log=lambda s: None)
+
+
+def test_batches_drawn_by_workers_train_the_same_weights(tokenizer, tmp_path):
+    """Workers draw the batches ahead; the loop's RNG continues where theirs stopped (the holes come from it)."""
+    inline = train_prior(tiny(tokenizer, "steps=3"), ["procedural"], tmp_path / "inline")
+    ahead = train_prior(tiny(tokenizer, "steps=3", "data.workers=2"), ["procedural"], tmp_path / "ahead")
+    expected, got = load_file(str(inline / "model.safetensors")), load_file(str(ahead / "model.safetensors"))
+    assert all(torch.equal(got[name], expected[name]) for name in expected)

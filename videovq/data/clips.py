@@ -464,6 +464,8 @@ class VideoDataConfig:
         procedural_weight: share of clips drawn from procedural video.
         held_out_frames: the last frames of every training video, never trained on (kept for evaluation).
         strides: temporal strides to sample from.
+        workers: processes that draw the coming steps' batches ahead of the training loop (a GPU otherwise waits
+            for its data); 0 draws them in the loop. The batches are the same either way.
     """
 
     size: int = 64
@@ -471,10 +473,11 @@ class VideoDataConfig:
     procedural_weight: float = 0.5
     held_out_frames: int = 16
     strides: list[int] = field(default_factory=lambda: [1, 2])
+    workers: int = 0
 
     def __post_init__(self):
         check_ranges(self, size=Range(8, 4096), clip_len=AT_LEAST_ONE, procedural_weight=FRACTION)
-        check_ranges(self, held_out_frames=NON_NEGATIVE, strides=AT_LEAST_ONE)
+        check_ranges(self, held_out_frames=NON_NEGATIVE, strides=AT_LEAST_ONE, workers=NON_NEGATIVE)
 
 
 def make_sampler(config: VideoDataConfig, data: Sequence[str | Path]) -> ClipSampler:

@@ -13,6 +13,8 @@ import torch
 from tqdm import tqdm
 
 from videovq.config import AT_LEAST_ONE, FRACTION, NON_NEGATIVE, Range, check_ranges
+from videovq.data.clips import ClipSampler
+from videovq.data.prefetch import BatchStream
 from videovq.lr_schedule import warmup_cosine
 
 
@@ -102,6 +104,14 @@ def make_optimizer(params, cfg: OptimConfig, total_steps: int):
 def step_rng(seed: int, step: int, micro: int, rank: int) -> np.random.Generator:
     """The data of each (step, micro-step, process) depends on nothing else, so a resumed run sees the same data."""
     return np.random.default_rng([seed, step, micro, rank])
+
+
+def batch_stream(sampler: ClipSampler, config, start: int, rank: int) -> BatchStream:
+    """The batches of steps `start`.. of a run, drawn ahead by `config.data.workers` processes (in the order in
+    which `optimiser_step` asks for them)."""
+    accum = config.optim.grad_accum
+    seeds = ([config.seed, step, micro, rank] for step in range(start, config.steps) for micro in range(accum))
+    return BatchStream(sampler, config.optim.batch_size, config.data.workers, seeds)
 
 
 class TrainLog:

@@ -15,10 +15,10 @@ import kornia
 import torch
 from einops import rearrange
 
-from videovq.data.clips import VideoDataConfig, make_sampler, sample_batch
+from videovq.data.clips import VideoDataConfig, make_sampler
 from videovq.io.weights import save_weights
 from videovq.tokenizer.discriminator import hinge_d_loss, hinge_g_loss
-from videovq.train.common import GanConfig, OptimConfig, RunConfig, batch_facts, make_optimizer
+from videovq.train.common import GanConfig, OptimConfig, RunConfig, batch_facts, batch_stream, make_optimizer
 from videovq.train.loop import discriminator_update, optimiser_step, resume_from, run_steps, start_run
 from videovq.vldm.decoder import DECODER_WEIGHTS, DecoderWeights, TemporalDecoderConfig, inflate_decoder
 from videovq.vldm.discriminator import PatchDiscriminator3D, adaptive_weight
@@ -113,6 +113,7 @@ def train_decoder(
     if disc is not None:
         disc, disc_optimizer = accelerator.prepare(disc, disc_optimizer)
     batch_text, facts = batch_facts(config.optim, accelerator.num_processes)
+    batches = batch_stream(sampler, config, state.step, accelerator.process_index)
     accelerator.print(f"{sampler}; {batch_text}")
 
     def step(step: int) -> dict[str, float]:
@@ -120,7 +121,7 @@ def train_decoder(
         last: dict[str, torch.Tensor] = {}
 
         def loss_fn(rng):
-            clips = sample_batch(sampler, rng, config.optim.batch_size).to(accelerator.device)
+            clips = batches.batch(rng).to(accelerator.device)
             generator = torch.Generator().manual_seed(int(rng.integers(2**62)))
             with torch.no_grad():
                 posterior = vae.encode(rearrange(clips, "b c t h w -> (b t) c h w")).latent_dist
@@ -153,6 +154,7 @@ def train_decoder(
         facts=facts,
         desc="train temporal decoder",
         time_limit_minutes=time_limit_minutes,
+        batches=batches,
     )
     final = run / "model"
     if done and accelerator.is_main_process:

@@ -17,7 +17,7 @@ import torch
 
 from videovq.data.clips import ClipSampler, VideoDataConfig, make_sampler, sample_frame_batch
 from videovq.errors import InputError
-from videovq.train.common import OptimConfig, RunConfig, batch_facts, make_optimizer
+from videovq.train.common import OptimConfig, RunConfig, batch_facts, batch_stream, make_optimizer
 from videovq.train.loop import optimiser_step, resume_from, run_steps, start_run
 from videovq.vldm.models import AutoencoderKLConfig, build_autoencoder
 
@@ -87,6 +87,7 @@ def train_image_autoencoder(
     start = resume_from(run, resume, vae, optimizer, scheduler, {}).step
     model, optimizer = accelerator.prepare(_ReconstructWithKL(vae), optimizer)
     batch_text, facts = batch_facts(config.optim, accelerator.num_processes, "frames")
+    batches = batch_stream(sampler, config, start, accelerator.process_index)
     accelerator.print(f"{sampler}; {batch_text}")
 
     def step(step: int) -> dict[str, float]:
@@ -99,7 +100,7 @@ def train_image_autoencoder(
             accelerator,
             lambda rng: autoencoder_loss(
                 model,
-                sample_frame_batch(sampler, rng, config.optim.batch_size).to(accelerator.device),
+                batches.frame_batch(rng).to(accelerator.device),
                 config,
                 torch.Generator().manual_seed(int(rng.integers(2**62))),
             ),
@@ -118,6 +119,7 @@ def train_image_autoencoder(
         facts=facts,
         desc="train image autoencoder",
         time_limit_minutes=time_limit_minutes,
+        batches=batches,
     )
     final = run / "model"
     if done and accelerator.is_main_process:

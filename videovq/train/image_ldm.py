@@ -10,11 +10,11 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 
-from videovq.data.clips import VideoDataConfig, make_sampler, sample_frame_batch
+from videovq.data.clips import VideoDataConfig, make_sampler
 from videovq.errors import InputError
 from videovq.io.weights import load_weights
 from videovq.train.checkpoint import latest_checkpoint
-from videovq.train.common import OptimConfig, RunConfig, batch_facts, make_optimizer
+from videovq.train.common import OptimConfig, RunConfig, batch_facts, batch_stream, make_optimizer
 from videovq.train.loop import EMA, optimiser_step, resume_from, run_steps, start_run
 from videovq.vldm.models import ImageLDM, UNetConfig, build_unet, make_scheduler, resolve_image_model, save_image_ldm
 
@@ -92,11 +92,12 @@ def train_image_unet(
     start = resume_from(run, resume, unet, optimizer, scheduler, extras).step
     model, optimizer = accelerator.prepare(unet, optimizer)
     batch_text, facts = batch_facts(config.optim, accelerator.num_processes, "frames")
+    batches = batch_stream(sampler, config, start, accelerator.process_index)
     accelerator.print(f"{sampler}; {batch_text}")
     scale = float(vae.config.scaling_factor)
 
     def loss_fn(rng):
-        frames = sample_frame_batch(sampler, rng, config.optim.batch_size).to(accelerator.device)
+        frames = batches.frame_batch(rng).to(accelerator.device)
         generator = torch.Generator().manual_seed(int(rng.integers(2**62)))
         with torch.no_grad():
             latents = vae.encode(frames).latent_dist.sample(generator) * scale
@@ -123,6 +124,7 @@ def train_image_unet(
         facts=facts,
         desc="train image LDM",
         time_limit_minutes=time_limit_minutes,
+        batches=batches,
     )
     final = run / "model"
     if done and accelerator.is_main_process:

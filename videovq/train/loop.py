@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 import torch
 
+from videovq.data.prefetch import BatchStream
 from videovq.train.checkpoint import (
     TrainerState,
     latest_checkpoint,
@@ -64,6 +65,7 @@ def run_steps(
     facts: dict[str, Any] | None = None,
     desc: str,
     time_limit_minutes: float | None = None,
+    batches: BatchStream | None = None,
 ) -> bool:
     """Run steps `start`..`config.steps`, checkpointing every `config.checkpoint_every` and at the end.
 
@@ -73,10 +75,21 @@ def run_steps(
         extras: further objects saved beside it as NAME.safetensors (an EMA, a discriminator).
         extra_state: returns further state for trainer.pt (a discriminator's optimiser); `resume_from` gives it back.
         facts: written to log.jsonl before the first step (the effective batch, see `batch_facts`).
+        batches: the run's `BatchStream`, closed (its workers stopped) when the loop ends.
 
     Returns:
         True when all steps ran, False when the time limit stopped the run early (resume later).
     """
+    try:
+        return _loop(step_fn, accelerator, run, config, start, saved, optimizer, scheduler, extras, extra_state, facts,
+                     desc, time_limit_minutes)  # fmt: skip
+    finally:
+        if batches is not None:
+            batches.close()
+
+
+def _loop(step_fn, accelerator, run, config, start, saved, optimizer, scheduler, extras, extra_state, facts, desc,
+          time_limit_minutes) -> bool:  # fmt: skip
     log = TrainLog(run, start, config.steps, accelerator.is_main_process, desc)
     if facts:
         log.record({"start_step": start, **facts})

@@ -26,14 +26,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from videovq.data.clips import VideoDataConfig, make_sampler, sample_batch
+from videovq.data.clips import VideoDataConfig, make_sampler
 from videovq.errors import InputError
 from videovq.inpaint.prior import PriorConfig, build_prior
 from videovq.inpaint.transformer import TransformerConfig
 from videovq.io.mask_shapes import random_mask_like
 from videovq.tokenizer.autoencoder import VQAutoencoder, load_tokenizer
 from videovq.io.weights import save_weights
-from videovq.train.common import OptimConfig, RunConfig, batch_facts, make_optimizer
+from videovq.train.common import OptimConfig, RunConfig, batch_facts, batch_stream, make_optimizer
 from videovq.train.loop import optimiser_step, resume_from, run_steps, start_run
 
 
@@ -100,13 +100,14 @@ def train_prior(
     model, optimizer = accelerator.prepare(model, optimizer)
     tokenizer = tokenizer.to(accelerator.device)
     batch_text, facts = batch_facts(config.optim, accelerator.num_processes)
+    batches = batch_stream(sampler, config, state.step, accelerator.process_index)
     accelerator.print(f"{sampler}; {batch_text}" + (f"; resumed at step {state.step}" if state.step else ""))
 
     def step(step: int) -> dict[str, float]:
         torch.manual_seed(config.seed * 1_000_003 + step)  # dropout: a function of the step, like the data
 
         def loss_fn(rng):
-            clips = sample_batch(sampler, rng, config.optim.batch_size).to(accelerator.device)
+            clips = batches.batch(rng).to(accelerator.device)
             return masked_token_loss(model, tokenizer, clips, rng, config.masks, num_codes)
 
         return optimiser_step(model, optimizer, scheduler, config, step, accelerator, loss_fn)
@@ -124,6 +125,7 @@ def train_prior(
         facts=facts,
         desc="train prior",
         time_limit_minutes=time_limit_minutes,
+        batches=batches,
     )
     final = run / "model"
     if done and accelerator.is_main_process:

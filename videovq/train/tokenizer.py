@@ -13,14 +13,14 @@ from typing import NamedTuple, Sequence
 
 import torch
 
-from videovq.data.clips import VideoDataConfig, make_sampler, sample_batch
+from videovq.data.clips import VideoDataConfig, make_sampler
 from videovq.errors import InputError
 from videovq.tokenizer.autoencoder import AutoencoderConfig, VQAutoencoder
 from videovq.tokenizer.discriminator import PatchDiscriminator, hinge_d_loss, hinge_g_loss, video_frames
 from videovq.tokenizer.losses import LossWeights, tokenizer_loss
 from videovq.io.weights import load_weights, read_config, save_weights
 from videovq.train.checkpoint import latest_checkpoint
-from videovq.train.common import GanConfig, OptimConfig, RunConfig, batch_facts, make_optimizer
+from videovq.train.common import GanConfig, OptimConfig, RunConfig, batch_facts, batch_stream, make_optimizer
 from videovq.train.loop import discriminator_update, optimiser_step, resume_from, run_steps, start_run
 
 
@@ -93,6 +93,7 @@ def train_tokenizer(
     quantizer = accelerator.unwrap_model(model).quantizer
     quantizer.sync_processes = accelerator.num_processes > 1
     batch_text, facts = batch_facts(config.optim, accelerator.num_processes)
+    batches = batch_stream(sampler, config, state.step, accelerator.process_index)
     accelerator.print(f"{sampler}; {batch_text}" + (f"; resumed at step {state.step}" if state.step else ""))
 
     def step(step: int) -> dict[str, float]:
@@ -101,7 +102,7 @@ def train_tokenizer(
             # Before the step rather than after the previous one: a checkpoint taken between the two then holds all
             # the restart reads (the quantizer's pool of recent outputs), and a resume restarts the same codes.
             values["restarted"] = _restart_dead_codes(quantizer, config.seed, step, accelerator)
-        values.update(_train_step(model, optimizer, scheduler, sampler, config, step, accelerator, gan))
+        values.update(_train_step(model, optimizer, scheduler, batches, config, step, accelerator, gan))
         values["codes_alive"] = quantizer.fraction_in_use()
         return values
 
@@ -120,6 +121,7 @@ def train_tokenizer(
         facts=facts,
         desc="train tokenizer",
         time_limit_minutes=time_limit_minutes,
+        batches=batches,
     )
     final = run / "model"
     if done and accelerator.is_main_process:
@@ -154,12 +156,12 @@ def _build_gan(config: GanConfig) -> _Gan | None:
     return _Gan(disc, torch.optim.AdamW(disc.parameters(), lr=config.lr, betas=(0.5, 0.9)))
 
 
-def _train_step(model, optimizer, scheduler, sampler, config: TokenizerTrainConfig, step: int, accelerator, gan) -> dict:
+def _train_step(model, optimizer, scheduler, batches, config: TokenizerTrainConfig, step: int, accelerator, gan) -> dict:
     adversarial = gan is not None and step >= config.gan.start_step
     last: dict[str, torch.Tensor] = {}
 
     def loss_fn(rng):
-        batch = sample_batch(sampler, rng, config.optim.batch_size).to(accelerator.device)
+        batch = batches.batch(rng).to(accelerator.device)
         loss, values, recon = generator_step(model, gan.disc if adversarial else None, batch, config)
         last.update(real=batch, fake=recon)
         return loss, values

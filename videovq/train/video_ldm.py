@@ -18,11 +18,12 @@ import torch
 import torch.nn.functional as F
 from einops import rearrange
 
-from videovq.data.clips import VideoDataConfig, make_sampler, sample_batch
+from videovq.data.clips import VideoDataConfig, make_sampler
+from videovq.data.prefetch import BatchStream
 from videovq.errors import InputError
 from videovq.io.weights import load_weights, save_weights
 from videovq.train.checkpoint import latest_checkpoint
-from videovq.train.common import OptimConfig, RunConfig, batch_facts, make_optimizer
+from videovq.train.common import OptimConfig, RunConfig, batch_facts, batch_stream, make_optimizer
 from videovq.train.loop import EMA, optimiser_step, resume_from, run_steps, start_run
 from videovq.vldm.inflate import TemporalConfig, TemporalWeights, freeze_spatial, inflate, temporal_parameters
 from videovq.vldm.models import SHIPPED, load_image_ldm
@@ -111,12 +112,13 @@ def train_video_ldm(
     total = sum(p.numel() for p in params.values())
     frozen = sum(p.numel() for p in video_unet.parameters()) - total
     batch_text, facts = batch_facts(config.optim, accelerator.num_processes)
+    batches = batch_stream(sampler, config, start, accelerator.process_index)
     accelerator.print(
         f"{sampler}; {batch_text}; training {total / 1e6:.2f}M temporal parameters, {frozen / 1e6:.2f}M spatial frozen"
     )
     text = _text_embeddings(image, config.prompt, accelerator.device)
 
-    loss_fn = partial(clip_loss, model, image, sampler, config, text, accelerator.device)
+    loss_fn = partial(clip_loss, model, image, batches, config, text, accelerator.device)
 
     def step(step: int) -> dict[str, float]:
         values = optimiser_step(model, optimizer, scheduler, config, step, accelerator, loss_fn)
@@ -139,6 +141,7 @@ def train_video_ldm(
         facts=facts,
         desc="train video LDM",
         time_limit_minutes=time_limit_minutes,
+        batches=batches,
     )
     final = run / "model"
     if done and accelerator.is_main_process:
@@ -150,10 +153,10 @@ def train_video_ldm(
 
 
 def clip_loss(
-    model, image, sampler, config: VideoLDMTrainConfig, text: torch.Tensor | None, device, rng: np.random.Generator
+    model, image, batches: BatchStream, config: VideoLDMTrainConfig, text: torch.Tensor | None, device, rng: np.random.Generator
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """The loss of one batch of clips drawn from `rng`: encode, pick each clip's context frames, denoise the rest."""
-    clips = sample_batch(sampler, rng, config.optim.batch_size).to(device)
+    clips = batches.batch(rng).to(device)
     generator = torch.Generator().manual_seed(int(rng.integers(2**62)))
     with torch.no_grad():
         latents = encode_video(image.vae, clips, image.latent_scale, generator)
