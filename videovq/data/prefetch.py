@@ -15,6 +15,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 
+import cv2
 import numpy as np
 import torch
 
@@ -27,7 +28,9 @@ _sampler: ClipSampler | None = None  # each worker's copy
 def _init_worker(sampler: ClipSampler) -> None:
     global _sampler
     _sampler = sampler
+    # One thread each: several workers on a machine's cores would otherwise each start a pool per core.
     torch.set_num_threads(1)
+    cv2.setNumThreads(1)
 
 
 def _draw(seed: list[int], batch_size: int) -> tuple[np.ndarray, dict]:
