@@ -12,6 +12,7 @@ from conftest import kill_at_first_checkpoint
 from safetensors.torch import load_file
 
 from videovq.config import load_config
+from videovq.errors import InputError
 from videovq.inpaint.fit import TransformerFitConfig, fit_transformer
 from videovq.inpaint.prior import load_prior, prior_for_video
 from videovq.tokenizer.autoencoder import AutoencoderConfig, VQAutoencoder
@@ -157,3 +158,13 @@ def test_batches_drawn_by_workers_train_the_same_weights(tokenizer, tmp_path):
     ahead = train_prior(tiny(tokenizer, "steps=3", "data.workers=2"), ["procedural"], tmp_path / "ahead")
     expected, got = load_file(str(inline / "model.safetensors")), load_file(str(ahead / "model.safetensors"))
     assert all(torch.equal(got[name], expected[name]) for name in expected)
+
+
+def test_init_from_starts_from_a_trained_prior_and_refuses_another_architecture(tokenizer, tmp_path):
+    first = train_prior(tiny(tokenizer, "steps=2"), ["procedural"], tmp_path / "first")
+    # lr 0: the weights stay where init_from put them
+    held = train_prior(tiny(tokenizer, "steps=1", "optim.lr=0", f"init_from={first}"), ["procedural"], tmp_path / "b")
+    expected, got = load_file(str(first / "model.safetensors")), load_file(str(held / "model.safetensors"))
+    assert all(torch.equal(got[name], expected[name]) for name in expected)
+    with pytest.raises(InputError, match="another architecture"):
+        train_prior(tiny(tokenizer, "steps=1", "model.depth=2", f"init_from={first}"), ["procedural"], tmp_path / "c")

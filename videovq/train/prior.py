@@ -28,12 +28,13 @@ import torch.nn.functional as F
 
 from videovq.data.clips import VideoDataConfig, make_sampler
 from videovq.errors import InputError
-from videovq.inpaint.prior import PriorConfig, build_prior
+from videovq.inpaint.prior import PriorConfig, build_prior, load_prior
 from videovq.inpaint.transformer import TransformerConfig
 from videovq.io.mask_shapes import random_mask_like
 from videovq.tokenizer.autoencoder import VQAutoencoder, load_tokenizer
 from videovq.io.weights import save_weights
 from videovq.train.common import OptimConfig, RunConfig, batch_facts, batch_stream, make_optimizer
+from videovq.train.checkpoint import latest_checkpoint
 from videovq.train.loop import optimiser_step, resume_from, run_steps, start_run
 
 
@@ -64,6 +65,9 @@ class PriorTrainConfig(RunConfig):
         data: training clips.
         optim: optimiser and batch.
         tokenizer: the frozen general tokenizer ("shipped" or a model folder).
+        init_from: start from a trained prior's weights (its model folder or a checkpoint of its run) with this
+            config's architecture and codebank, instead of a random initialisation (a resumed run starts from its
+            checkpoint); e.g. to continue on a CPU, with a new schedule, a run trained elsewhere.
     """
 
     model: TransformerConfig = field(default_factory=TransformerConfig)
@@ -73,6 +77,7 @@ class PriorTrainConfig(RunConfig):
     )
     optim: OptimConfig = field(default_factory=OptimConfig)
     tokenizer: str = "shipped"
+    init_from: str = ""
     steps: int = 20000
     checkpoint_every: int = 250
 
@@ -96,6 +101,8 @@ def train_prior(
     num_codes = tokenizer.config.codebook_size
     model = build_prior(PriorConfig(config.model, num_codes), tokenizer.quantizer.codebook.detach())
     optimizer, scheduler = make_optimizer(model.parameters(), config.optim, config.steps)
+    if config.init_from and not (resume and latest_checkpoint(run)):  # a resumed run starts from its checkpoint
+        _load_initial_weights(model, config.init_from)
     state = resume_from(run, resume, model, optimizer, scheduler, {})
     model, optimizer = accelerator.prepare(model, optimizer)
     tokenizer = tokenizer.to(accelerator.device)
@@ -133,6 +140,16 @@ def train_prior(
         save_weights(final / "model.safetensors", accelerator.unwrap_model(model), PriorConfig(config.model, num_codes))
     accelerator.wait_for_everyone()
     return final
+
+
+def _load_initial_weights(model, init_from: str) -> None:
+    trained = load_prior(init_from)
+    if trained.config != model.config or trained.num_codes != model.num_codes:
+        raise InputError(
+            f"init_from={init_from}: that prior has another architecture or codebank ({trained.num_codes} codes) "
+            f"than this run ({model.num_codes} codes); copy its model section or start from scratch"
+        )
+    model.load_state_dict(trained.state_dict(), strict=True)
 
 
 def _frozen_tokenizer(name: str) -> VQAutoencoder:
