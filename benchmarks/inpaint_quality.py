@@ -179,6 +179,7 @@ def main() -> None:
             shown = np.where(hole[..., None], np.uint8(128), frames)  # the input, hole in grey
             labels = ["ground truth", "input", *(method for method, _ in rows)]
             sheet = contact_sheet([truth, shown, *results], num_columns=4, labels=labels)
+            Path(args.sheets).mkdir(parents=True, exist_ok=True)
             save_png(Path(args.sheets) / f"{name}.png", sheet, overwrite=True)
     print("\n| method | mean hole PSNR | mean hole SSIM | mean warp (1e-3) | mean hole flicker | mean seconds |")
     print("|---|---:|---:|---:|---:|---:|")
