@@ -81,39 +81,33 @@ def run_steps(
         True when all steps ran, False when the time limit stopped the run early (resume later).
     """
     try:
-        return _loop(step_fn, accelerator, run, config, start, saved, optimizer, scheduler, extras, extra_state, facts,
-                     desc, time_limit_minutes)  # fmt: skip
+        log = TrainLog(run, start, config.steps, accelerator.is_main_process, desc)
+        if facts:
+            log.record({"start_step": start, **facts})
+        deadline = time.time() + 60 * time_limit_minutes if time_limit_minutes else None
+        step = start
+        while step < config.steps:
+            values = step_fn(step)
+            values["lr"] = scheduler.get_last_lr()[0]
+            step += 1
+            log.update(step, values, write=step % config.log_every == 0 or step == config.steps)
+            out_of_time = deadline is not None and time.time() > deadline
+            if step % config.checkpoint_every == 0 or step == config.steps or out_of_time:
+                if accelerator.is_main_process:
+                    extra = extra_state() if extra_state is not None else None
+                    save_checkpoint(
+                        run, step, saved, config, optimizer, scheduler, extra, config.keep_checkpoints, extras or {}
+                    )
+                accelerator.wait_for_everyone()
+            if out_of_time:
+                log.message(f"time limit reached at step {step}/{config.steps}; continue with --resume")
+                log.close()
+                return False
+        log.close()
+        return True
     finally:
         if batches is not None:
             batches.close()
-
-
-def _loop(step_fn, accelerator, run, config, start, saved, optimizer, scheduler, extras, extra_state, facts, desc,
-          time_limit_minutes) -> bool:  # fmt: skip
-    log = TrainLog(run, start, config.steps, accelerator.is_main_process, desc)
-    if facts:
-        log.record({"start_step": start, **facts})
-    deadline = time.time() + 60 * time_limit_minutes if time_limit_minutes else None
-    step = start
-    while step < config.steps:
-        values = step_fn(step)
-        values["lr"] = scheduler.get_last_lr()[0]
-        step += 1
-        log.update(step, values, write=step % config.log_every == 0 or step == config.steps)
-        out_of_time = deadline is not None and time.time() > deadline
-        if step % config.checkpoint_every == 0 or step == config.steps or out_of_time:
-            if accelerator.is_main_process:
-                extra = extra_state() if extra_state is not None else None
-                save_checkpoint(
-                    run, step, saved, config, optimizer, scheduler, extra, config.keep_checkpoints, extras or {}
-                )
-            accelerator.wait_for_everyone()
-        if out_of_time:
-            log.message(f"time limit reached at step {step}/{config.steps}; continue with --resume")
-            log.close()
-            return False
-    log.close()
-    return True
 
 
 class EMA:
