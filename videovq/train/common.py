@@ -101,16 +101,21 @@ def make_optimizer(params, cfg: OptimConfig, total_steps: int):
     return optimizer, scheduler
 
 
+def step_seed(seed: int, step: int, micro: int, rank: int) -> list[int]:
+    """The seed of the RNG of one (step, micro-step, process)."""
+    return [seed, step, micro, rank]
+
+
 def step_rng(seed: int, step: int, micro: int, rank: int) -> np.random.Generator:
     """The data of each (step, micro-step, process) depends on nothing else, so a resumed run sees the same data."""
-    return np.random.default_rng([seed, step, micro, rank])
+    return np.random.default_rng(step_seed(seed, step, micro, rank))
 
 
 def batch_stream(sampler: ClipSampler, config, start: int, rank: int) -> BatchStream:
     """The batches of steps `start`.. of a run, drawn ahead by `config.data.workers` processes (in the order in
     which `optimiser_step` asks for them)."""
-    accum = config.optim.grad_accum
-    seeds = ([config.seed, step, micro, rank] for step in range(start, config.steps) for micro in range(accum))
+    steps = range(start, config.steps)
+    seeds = (step_seed(config.seed, step, micro, rank) for step in steps for micro in range(config.optim.grad_accum))
     return BatchStream(sampler, config.optim.batch_size, config.data.workers, seeds)
 
 
