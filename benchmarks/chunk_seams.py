@@ -16,7 +16,7 @@ import numpy as np
 
 from videovq.config import apply_overrides
 from videovq.data import sample_video_path
-from videovq.inpaint.chunks import plan_chunks
+from videovq.inpaint.chunks import plan_chunks, seam_pairs
 from videovq.inpaint.pipeline import inpaint_frames
 from videovq.inpaint.presets import preset, with_overrides
 from videovq.io.mask_shapes import make_mask
@@ -36,7 +36,7 @@ def main() -> None:
     hole = make_mask("blobs", len(frames), frames.shape[1], frames.shape[2], seed=0)
     config = apply_overrides(with_overrides(preset("fast"), generator=False, chunk_overlap=args.overlap), args.set)
     chunks = plan_chunks(len(frames), args.chunk, args.overlap, box_pixels=1, max_pixels=None)
-    shared = [range(b.start, a.stop + 1) for a, b in zip(chunks, chunks[1:])]  # pair (t-1, t) for t in these
+    shared = seam_pairs(chunks)
     print(f"{len(frames)} frames; chunks {[(c.start, c.stop) for c in chunks]}\n")
     print("| run | hole PSNR dB | " + " | ".join(f"pairs {r.start}-{r.stop - 1}" for r in shared) + " | other pairs |")
     print("|---|---:|" + "---:|" * (len(shared) + 1))

@@ -123,13 +123,12 @@ def run_case(video: Path, mask: Path, out: Path, preset: str, overrides: list[st
 def seam_flicker(video: Path, mask: Path, outs: list[Path], preset: str, overrides: list[str]) -> dict:
     """Inside a child: mean flicker in the hole of each result over the seam pairs and over all other pairs.
 
-    Seam pairs are those of the first result's chunks: (t-1, t) where the fill passes from one chunk's to the next's,
-    from the pair entering the frames two chunks share (which are cross-faded) to the pair leaving them.
+    Seam pairs are those of the first result's chunks (`seam_pairs`).
     """
     import numpy as np
 
     from videovq.config import apply_overrides
-    from videovq.inpaint.chunks import plan_chunks, scan_hole
+    from videovq.inpaint.chunks import plan_chunks, scan_hole, seam_pairs
     from videovq.inpaint.presets import preset as get_preset
     from videovq.inpaint.sources import MaskFile, VideoFrames
     from videovq.io.video import open_video
@@ -147,7 +146,7 @@ def seam_flicker(video: Path, mask: Path, outs: list[Path], preset: str, overrid
         h, w = reader.info.height, reader.info.width
         box = scan.box(0, holes.num_frames).grown(config.crop_margin, h, w)
         chunks = plan_chunks(holes.num_frames, config.chunk, config.chunk_overlap, box.height * box.width, config.chunk_pixels)
-        seams = {t for a, b in zip(chunks, chunks[1:]) for t in range(b.start, a.stop + 1)}
+        seams = {t for pairs in seam_pairs(chunks) for t in pairs}
         ys, xs = box.slices
         values = [{True: [], False: []} for _ in outs]
         for start in range(0, holes.num_frames, 16):

@@ -107,6 +107,12 @@ def plan_chunks(num_frames: int, size: int, overlap: int, box_pixels: int, max_p
     return [Window(starts[i], stops[i], cuts[i], cuts[i + 1]) for i in range(len(starts))]
 
 
+def seam_pairs(chunks: list[Window]) -> list[range]:
+    """Per pair of consecutive chunks, the frames t whose pair (t - 1, t) passes from one chunk's fill to the next's:
+    from the pair entering the frames they share (which are cross-faded) to the pair leaving them."""
+    return [range(b.start, a.stop + 1) for a, b in zip(chunks, chunks[1:])]
+
+
 def sample_segments(num_frames: int, max_frames: int, segment: int) -> list[tuple[int, int]]:
     """Frame ranges to fit the per-video models on: all frames if at most `max_frames`, else evenly spread segments.
 
