@@ -37,9 +37,14 @@ def cpu_quota(v2: Path = _CGROUP_V2, v1: tuple[Path, Path] = _CGROUP_V1) -> floa
     return None
 
 
+def _affinity() -> set[int]:
+    """The CPUs this process may run on (all of the machine's where the OS cannot say)."""
+    return os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set(range(os.cpu_count() or 1))
+
+
 def allowed_cores() -> int:
     """Cores this process may run on: its affinity mask, capped by the cgroup quota (rounded up)."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    cores = len(_affinity())
     quota = cpu_quota()
     if quota is not None:
         cores = min(cores, max(1, math.ceil(quota)))
@@ -53,7 +58,7 @@ def busy_cores(cpus: set[int] | None = None, seconds: float = 0.2, stat: Path = 
     Called before this process starts working, so what it measures is everything else.
     """
     if cpus is None:
-        cpus = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set(range(os.cpu_count() or 1))
+        cpus = _affinity()
     try:
         before = _cpu_times(stat, cpus)
         time.sleep(seconds)
