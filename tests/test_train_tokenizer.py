@@ -55,6 +55,25 @@ def test_init_from_starts_from_another_tokenizer(tmp_path):
         train_tokenizer(tiny_config("steps=1", "model.channels=4", f"init_from={first}"), DATA, tmp_path / "d")
 
 
+def test_decoder_only_keeps_encoder_and_codebook(tmp_path):
+    first = train_tokenizer(tiny_config("steps=2"), DATA, tmp_path / "a")
+    # Without an aggregation block, from a tokenizer with one: the block is left out, everything else trains on.
+    tuned = train_tokenizer(
+        tiny_config("steps=2", "decoder_only=true", "model.aggregation=none", "gan.weight=0.1", "gan.start_step=0",
+                    f"init_from={first}"),
+        DATA,
+        tmp_path / "b",
+    )
+    a, b = load_file(str(first / "model.safetensors")), load_file(str(tuned / "model.safetensors"))
+    assert not any(k.startswith("aggregation.") for k in b) and any(k.startswith("aggregation.") for k in a)
+    kept = [k for k in b if not k.startswith("decoder.")]
+    assert kept and all(torch.equal(a[k], b[k]) for k in kept)  # encoder and codebook (EMA state too)
+    assert not all(torch.equal(a[k], b[k]) for k in b if k.startswith("decoder."))
+    assert load_tokenizer(tuned).aggregation is None
+    with pytest.raises(InputError, match="needs init_from"):
+        tiny_config("decoder_only=true")
+
+
 def test_existing_run_needs_resume_or_overwrite(tmp_path):
     train_tokenizer(tiny_config("steps=1"), DATA, tmp_path / "run")
     with pytest.raises(InputError, match="--resume"):

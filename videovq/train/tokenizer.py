@@ -7,6 +7,7 @@ and schedule, so a run killed at any point resumes to the same weights as an uni
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple, Sequence
@@ -37,7 +38,11 @@ class TokenizerTrainConfig(RunConfig):
         optim: optimiser and batch.
         restart_dead_every: steps between dead-code restarts (0 = never).
         init_from: start from a trained tokenizer's weights ("shipped", or a model folder) of the same
-            architecture, instead of a random initialisation (a resumed run starts from its checkpoint).
+            architecture, instead of a random initialisation (a resumed run starts from its checkpoint). A
+            config whose model has no aggregation block may start from a tokenizer with one: the block is left out.
+        decoder_only: train only the decoder; the encoder and codebook stay those of `init_from`, so the codes, and
+            a prior trained over them, stay valid. With `model.aggregation: none` the decoder learns to render each
+            frame alone, as inpainting decodes.
     """
 
     model: AutoencoderConfig = field(default_factory=AutoencoderConfig)
@@ -51,6 +56,11 @@ class TokenizerTrainConfig(RunConfig):
     checkpoint_every: int = 500
     restart_dead_every: int = 100
     init_from: str = ""
+    decoder_only: bool = False
+
+    def __post_init__(self):
+        if self.decoder_only and not self.init_from:
+            raise InputError("decoder_only=true needs init_from (the tokenizer whose encoder and codebook it keeps)")
 
 
 def train_tokenizer(
@@ -80,7 +90,11 @@ def train_tokenizer(
     sampler = make_sampler(config.data, data)
     torch.manual_seed(config.seed)
     model = VQAutoencoder(config.model)
-    optimizer, scheduler = make_optimizer(model.parameters(), config.optim, config.steps)
+    if config.decoder_only:
+        model.requires_grad_(False)
+        model.decoder.requires_grad_(True)
+    trained = [p for p in model.parameters() if p.requires_grad]
+    optimizer, scheduler = make_optimizer(trained, config.optim, config.steps)
     gan = _build_gan(config.gan)
     if config.init_from and not (resume and latest_checkpoint(run)):  # a resumed run starts from its checkpoint
         _load_initial_weights(model, config.init_from)
@@ -98,7 +112,7 @@ def train_tokenizer(
 
     def step(step: int) -> dict[str, float]:
         values = {}
-        if config.restart_dead_every and step and step % config.restart_dead_every == 0:
+        if config.restart_dead_every and step and step % config.restart_dead_every == 0 and not config.decoder_only:
             # Before the step rather than after the previous one: a checkpoint taken between the two then holds all
             # the restart reads (the quantizer's pool of recent outputs), and a resume restarts the same codes.
             values["restarted"] = _restart_dead_codes(quantizer, config.seed, step, accelerator)
@@ -107,6 +121,8 @@ def train_tokenizer(
         return values
 
     model.train()
+    if config.decoder_only:
+        quantizer.eval()  # no EMA codebook updates: the codes must stay init_from's
     done = run_steps(
         step,
         accelerator=accelerator,
@@ -136,12 +152,18 @@ def _load_initial_weights(model: VQAutoencoder, init_from: str) -> None:
     from videovq.weights import tokenizer_path
 
     folder = tokenizer_path() if init_from == "shipped" else Path(init_from)
-    if read_config(AutoencoderConfig, folder, section="model") != model.config:
+    source = read_config(AutoencoderConfig, folder, section="model")
+    drop_aggregation = model.config.aggregation == "none" and source.aggregation != "none"
+    if drop_aggregation:
+        source = dataclasses.replace(source, aggregation="none", aggregation_window=model.config.aggregation_window)
+    if source != model.config:
         raise InputError(
             f"init_from={init_from}: that tokenizer has another architecture than this config's model section; "
             "copy its model section or start from scratch"
         )
-    load_weights(model, folder / "model.safetensors", strict=True)
+    skipped = load_weights(model, folder / "model.safetensors", strict=not drop_aggregation)
+    if any(not key.startswith("aggregation.") for key in skipped):
+        raise InputError(f"init_from={init_from}: its weights do not match its config.yaml ({skipped[0]})")
 
 
 class _Gan(NamedTuple):
