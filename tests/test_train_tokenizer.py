@@ -60,6 +60,7 @@ def test_decoder_only_keeps_encoder_and_codebook(tmp_path):
     # Without an aggregation block, from a tokenizer with one: the block is left out, everything else trains on.
     tuned = train_tokenizer(
         tiny_config("steps=2", "decoder_only=true", "model.aggregation=none", "gan.weight=0.1", "gan.start_step=0",
+                    "gan.adaptive=true",
                     f"init_from={first}"),
         DATA,
         tmp_path / "b",
@@ -70,6 +71,8 @@ def test_decoder_only_keeps_encoder_and_codebook(tmp_path):
     assert kept and all(torch.equal(a[k], b[k]) for k in kept)  # encoder and codebook (EMA state too)
     assert not all(torch.equal(a[k], b[k]) for k in b if k.startswith("decoder."))
     assert load_tokenizer(tuned).aggregation is None
+    logged = [json.loads(line) for line in (tmp_path / "b" / "log.jsonl").read_text().splitlines()]
+    assert any(row.get("gan_weight", 0) > 0 for row in logged)
     with pytest.raises(InputError, match="needs init_from"):
         tiny_config("decoder_only=true")
 

@@ -78,8 +78,10 @@ _NOISE_FACTOR = 2.0
 _NOISE_BINS = 4096
 _MIN_TOLERANCE = 0.5
 _MAX_TOLERANCE = 4.0
-# ...and a copy between two frames needs at least this share of their fully known windows unchanged.
+# ...and a copy between two frames needs at least this share of their fully known windows unchanged (a share
+# measured on every second pixel that is within _SHARE_DOUBT of it is measured again on all pixels).
 _STILL_PAIR_SHARE = 0.5
+_SHARE_DOUBT = 0.15
 # Source coordinates of the 4 bilinear taps must agree within this many px to be interpolated (else: nearest tap).
 _MAX_TAP_SPREAD = 2.0
 # Mean of the 4 neighbours: the 5-point Laplacian is mean4(u) - u (up to h^2 / 4).
@@ -446,6 +448,7 @@ def _copy_where_still(
         return
     gray = _Gray(frames)
     tolerance = _noise_tolerance(gray, hole)
+    still_pairs = _StillPairs(gray, hole, tolerance)
     num_frames = hole.shape[0]
     sides = [
         _nearest_visible(hole, remaining, range(num_frames)),
@@ -458,7 +461,7 @@ def _copy_where_still(
         for side in sides:
             candidates = side[t]
             candidates[np.abs(candidates - t) > max_distance] = -1
-            difference = _window_difference(gray, hole, t, candidates, ys, xs, tolerance)
+            difference = _window_difference(gray, hole, t, candidates, ys, xs, still_pairs)
             better = (candidates >= 0) & (difference < best)
             best[better], source[better] = difference[better], candidates[better]
         ok = (source >= 0) & (best <= tolerance)
@@ -501,8 +504,8 @@ class _Gray:
     def __len__(self) -> int:
         return len(self.sums)
 
-    def __getitem__(self, t: int) -> np.ndarray:
-        return self.sums[t].astype(np.float32) / np.float32(3)
+    def frame(self, t: int, box: tuple[slice, slice] = (slice(None), slice(None))) -> np.ndarray:
+        return self.sums[t][box].astype(np.float32) / np.float32(3)
 
 
 def _nearest_visible(hole: np.ndarray, remaining: np.ndarray, order: range) -> list[np.ndarray]:
@@ -519,7 +522,7 @@ def _nearest_visible(hole: np.ndarray, remaining: np.ndarray, order: range) -> l
 
 def _window_difference(
     gray: "_Gray", hole: np.ndarray, t: int, candidates: np.ndarray, ys: np.ndarray, xs: np.ndarray,
-    tolerance: float,
+    still_pairs: "_StillPairs",
 ) -> np.ndarray:
     """Mean |gray[t] - gray[s]| over the known pixels of both frames in the window around each (ys, xs), s its
     candidate frame; inf where there is none, or where frames t and s are not still as a whole.
@@ -529,29 +532,70 @@ def _window_difference(
     around it (harmonic interpolation): deep inside a hole on a moving camera nothing vouches for a copy.
     """
     difference = np.full(ys.size, np.inf, np.float32)
+    height, width = hole.shape[1:]
+    reach = _COPY_WINDOW // 2
     for s in np.unique(candidates[candidates >= 0]):
-        mean, count = _window_means(gray, hole, t, s)
-        full = count >= _FULL_WINDOW
-        if not full.any() or (mean[full] <= tolerance).mean() < _STILL_PAIR_SHARE:
+        if not still_pairs.still(t, s):
             continue
         pick = np.nonzero(candidates == s)[0]
-        enough = count[ys[pick], xs[pick]] >= _COPY_MIN_KNOWN
-        difference[pick[enough]] = mean[ys[pick[enough]], xs[pick[enough]]]
-        undecided = pick[~enough]
-        if undecided.size and enough.any():
-            given = np.zeros(hole.shape[1:], bool)
-            given[ys[pick[enough]], xs[pick[enough]]] = True
+        # Only the windows around the picked pixels are needed: their bounding box, widened by a window's reach so
+        # that every window lies inside it (the values are then those of the whole frame's windows).
+        y0, x0 = max(int(ys[pick].min()) - reach, 0), max(int(xs[pick].min()) - reach, 0)
+        y1, x1 = min(int(ys[pick].max()) + reach + 1, height), min(int(xs[pick].max()) + reach + 1, width)
+        mean, count = _window_means(gray, hole, t, s, (slice(y0, y1), slice(x0, x1)))
+        py, px = ys[pick] - y0, xs[pick] - x0
+        enough = count[py, px] >= _COPY_MIN_KNOWN
+        difference[pick[enough]] = mean[py[enough], px[enough]]
+        if enough.any() and not enough.all():
+            given = np.zeros(mean.shape, bool)
+            given[py[enough], px[enough]] = True
             values = np.where(given, mean, 0).astype(np.float32)
-            difference[undecided] = harmonic_fill(values, given, cycles=1)[ys[undecided], xs[undecided]]
+            difference[pick[~enough]] = harmonic_fill(values, given, cycles=1)[py[~enough], px[~enough]]
     return difference
 
 
-def _window_means(gray: "_Gray", hole: np.ndarray, t: int, s: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per pixel: the mean |gray[t] - gray[s]| over the pixels known in both frames within the _COPY_WINDOW window
-    around it, and how many there are (the mean is 0 where none is)."""
-    known = (~hole[t] & ~hole[s]).astype(np.float32)
+class _StillPairs:
+    """Whether two frames are still as a whole: most of their fully known windows differ by at most the tolerance.
+
+    Asked for most pairs of frames a hole pixel may copy between, so each pair is decided once (the test is
+    symmetric), first on every second pixel of every second row (windows of half the width; a quarter of the work);
+    only a share within _SHARE_DOUBT of the threshold is measured again on all pixels.
+    """
+
+    def __init__(self, gray: "_Gray", hole: np.ndarray, tolerance: float):
+        self.gray, self.hole, self.tolerance = gray, hole, tolerance
+        self.decided: dict[tuple[int, int], bool] = {}
+
+    def still(self, t: int, s: int) -> bool:
+        key = (min(t, s), max(t, s))
+        if key not in self.decided:
+            share = _still_share(self.gray, self.hole, t, s, self.tolerance, step=2)
+            if abs(share - _STILL_PAIR_SHARE) <= _SHARE_DOUBT:
+                share = _still_share(self.gray, self.hole, t, s, self.tolerance, step=1)
+            self.decided[key] = share >= _STILL_PAIR_SHARE
+        return self.decided[key]
+
+
+def _still_share(gray: "_Gray", hole: np.ndarray, t: int, s: int, tolerance: float, step: int) -> float:
+    """The share of fully known windows of frames t and s that differ by at most `tolerance` (0 if none is full),
+    on every `step`-th pixel."""
+    grid = (slice(None, None, step), slice(None, None, step))
+    window = _COPY_WINDOW // step
+    known = (~hole[t][grid] & ~hole[s][grid]).astype(np.float32)
+    total = cv2.boxFilter(np.abs(gray.frame(t, grid) - gray.frame(s, grid)) * known, -1, (window,) * 2, normalize=False)
+    count = cv2.boxFilter(known, -1, (window,) * 2, normalize=False)
+    full = count >= window * window // 2
+    return float((total[full] <= tolerance * count[full]).mean()) if full.any() else 0.0
+
+
+def _window_means(
+    gray: "_Gray", hole: np.ndarray, t: int, s: int, box: tuple[slice, slice] = (slice(None), slice(None))
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per pixel of `box`: the mean |gray[t] - gray[s]| over the pixels known in both frames within the
+    _COPY_WINDOW window around it, and how many there are (the mean is 0 where none is)."""
+    known = (~hole[t][box] & ~hole[s][box]).astype(np.float32)
     kernel = (_COPY_WINDOW, _COPY_WINDOW)
-    total = cv2.boxFilter(np.abs(gray[t] - gray[s]) * known, -1, kernel, normalize=False)
+    total = cv2.boxFilter(np.abs(gray.frame(t, box) - gray.frame(s, box)) * known, -1, kernel, normalize=False)
     count = cv2.boxFilter(known, -1, kernel, normalize=False)
     return total / np.maximum(count, 1.0), count
 
@@ -564,23 +608,26 @@ def _sample_valid(frames: np.ndarray, hole: np.ndarray, sources: _Sources) -> tu
     """
     _, height, width = hole.shape
     has = sources.frame >= 0
-    f = np.where(has, sources.frame, 0)
-    x = np.clip(np.where(has, sources.x, 0), 0, width - 1)
-    y = np.clip(np.where(has, sources.y, 0), 0, height - 1)
-    x0 = np.floor(x).astype(np.intp)
-    y0 = np.floor(y).astype(np.intp)
-    x1, y1 = np.minimum(x0 + 1, width - 1), np.minimum(y0 + 1, height - 1)
-    ax, ay = (x - x0).astype(np.float32), (y - y0).astype(np.float32)
+    f = np.where(has, sources.frame, 0).astype(np.intp)
+    x = np.clip(np.where(has, sources.x, 0), 0, width - 1).astype(np.float32)
+    y = np.clip(np.where(has, sources.y, 0), 0, height - 1).astype(np.float32)
+    x0, y0 = np.floor(x), np.floor(y)
+    ax, ay = x - x0, y - y0
+    # Gathers at flat indices into the flattened chunk: one fancy index per tap instead of three.
+    i00 = (f * height + y0.astype(np.intp)) * width + x0.astype(np.intp)
+    right = (x0 < width - 1).astype(np.intp)
+    down = (y0 < height - 1).astype(np.intp) * width
+    pixels, holes = frames.reshape(-1, 3), hole.reshape(-1)
     colour = np.zeros((x.size, 3), np.float32)
     total = np.zeros(x.size, np.float32)
-    for ty, tx, wgt in (
-        (y0, x0, (1 - ax) * (1 - ay)),
-        (y0, x1, ax * (1 - ay)),
-        (y1, x0, (1 - ax) * ay),
-        (y1, x1, ax * ay),
+    for index, wgt in (
+        (i00, (1 - ax) * (1 - ay)),
+        (i00 + right, ax * (1 - ay)),
+        (i00 + down, (1 - ax) * ay),
+        (i00 + down + right, ax * ay),
     ):
-        wgt = wgt * ~hole[f, ty, tx]
-        colour += wgt[:, None] * frames[f, ty, tx]
+        wgt = wgt * ~holes[index]
+        colour += wgt[:, None] * pixels[index]
         total += wgt
     ok = has & (total > 1e-6)
     return colour / np.maximum(total, 1e-6)[:, None], ok
@@ -657,15 +704,18 @@ def _resize(values: np.ndarray, size: tuple[int, int], interpolation: int) -> np
 def _bilinear(image: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Sample ``(H, W, C)`` at float positions (N,), clamped to the border: ``(N, C)`` float32."""
     height, width = image.shape[:2]
-    x = np.clip(x, 0, width - 1)
-    y = np.clip(y, 0, height - 1)
-    x0 = np.floor(x).astype(np.intp)
-    y0 = np.floor(y).astype(np.intp)
-    x1, y1 = np.minimum(x0 + 1, width - 1), np.minimum(y0 + 1, height - 1)
+    x = np.clip(x, 0, width - 1).astype(np.float32)
+    y = np.clip(y, 0, height - 1).astype(np.float32)
+    x0, y0 = np.floor(x), np.floor(y)
     ax, ay = (x - x0)[:, None], (y - y0)[:, None]
-    top = image[y0, x0] * (1 - ax) + image[y0, x1] * ax
-    bottom = image[y1, x0] * (1 - ax) + image[y1, x1] * ax
-    return (top * (1 - ay) + bottom * ay).astype(np.float32)
+    # Gathers from the flattened image at flat indices: one fancy index per tap instead of two.
+    flat = image.reshape(height * width, -1)
+    i00 = y0.astype(np.intp) * width + x0.astype(np.intp)
+    right = (x0 < width - 1).astype(np.intp)
+    down = (y0 < height - 1).astype(np.intp) * width
+    top = flat[i00] * (1 - ax) + flat[i00 + right] * ax
+    bottom = flat[i00 + down] * (1 - ax) + flat[i00 + down + right] * ax
+    return (top * (1 - ay) + bottom * ay).astype(np.float32, copy=False)
 
 
 def _check_inputs(

@@ -141,6 +141,11 @@ class Decoder(nn.Module):
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.layers(z)
 
+    @property
+    def last_layer(self) -> torch.Tensor:
+        """The weight of the last convolution (where VQGAN balances the adversarial and reconstruction gradients)."""
+        return [m for m in self.layers if isinstance(m, nn.Conv2d)][-1].weight
+
 
 class VQAutoencoder(nn.Module):
     """The tokenizer: video `(B, 3, T, H, W)` in [-1, 1] <-> code indices `(B, T, H/f, W/f)`.

@@ -56,3 +56,13 @@ def _wmean(x: torch.Tensor, weight: torch.Tensor | None) -> torch.Tensor:
     if weight is None:
         return x.mean()
     return (x * weight).sum() / weight.sum().clamp(min=1.0)
+
+
+def adaptive_weight(
+    rec_loss: torch.Tensor, g_loss: torch.Tensor, last_layer: torch.Tensor, max_weight: float = 1e4
+) -> torch.Tensor:
+    """VQGAN's balance: ||d rec / d last|| / ||d g / d last||, so the adversarial gradient matches the reconstruction's
+    size at the decoder's last layer whatever the discriminator's current scale (Esser et al. 2021, eq. 7)."""
+    rec_grad = torch.autograd.grad(rec_loss, last_layer, retain_graph=True)[0]
+    g_grad = torch.autograd.grad(g_loss, last_layer, retain_graph=True)[0]
+    return (rec_grad.norm() / (g_grad.norm() + 1e-4)).clamp(0.0, max_weight).detach()

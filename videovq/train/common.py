@@ -84,6 +84,9 @@ class GanConfig:
         channels: discriminator width.
         layers: discriminator depth (stride-2 layers).
         lr: discriminator learning rate.
+        adaptive: scale `weight` by |grad of the reconstruction loss| / |grad of the adversarial loss| at the
+            decoder's last layer, every step (VQGAN eq. 7), so the adversarial pull stays a fixed share of the
+            reconstruction's however the two losses' scales move.
     """
 
     weight: float = 0.0
@@ -91,6 +94,7 @@ class GanConfig:
     channels: int = 64
     layers: int = 3
     lr: float = 1e-4
+    adaptive: bool = False
 
 
 def make_optimizer(params, cfg: OptimConfig, total_steps: int):

@@ -17,11 +17,11 @@ from einops import rearrange
 
 from videovq.data.clips import VideoDataConfig, make_sampler
 from videovq.io.weights import save_weights
-from videovq.tokenizer.discriminator import hinge_d_loss, hinge_g_loss
+from videovq.tokenizer.discriminator import adaptive_weight, hinge_d_loss, hinge_g_loss
 from videovq.train.common import GanConfig, OptimConfig, RunConfig, batch_facts, batch_stream, make_optimizer
 from videovq.train.loop import discriminator_update, optimiser_step, resume_from, run_steps, start_run
 from videovq.vldm.decoder import DECODER_WEIGHTS, DecoderWeights, TemporalDecoderConfig, inflate_decoder
-from videovq.vldm.discriminator import PatchDiscriminator3D, adaptive_weight
+from videovq.vldm.discriminator import PatchDiscriminator3D
 from videovq.vldm.models import SHIPPED, load_vae
 
 

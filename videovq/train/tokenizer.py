@@ -17,7 +17,13 @@ import torch
 from videovq.data.clips import VideoDataConfig, make_sampler
 from videovq.errors import InputError
 from videovq.tokenizer.autoencoder import AutoencoderConfig, VQAutoencoder
-from videovq.tokenizer.discriminator import PatchDiscriminator, hinge_d_loss, hinge_g_loss, video_frames
+from videovq.tokenizer.discriminator import (
+    PatchDiscriminator,
+    adaptive_weight,
+    hinge_d_loss,
+    hinge_g_loss,
+    video_frames,
+)
 from videovq.tokenizer.losses import LossWeights, tokenizer_loss
 from videovq.io.weights import load_weights, read_config, save_weights
 from videovq.train.checkpoint import latest_checkpoint
@@ -209,7 +215,11 @@ def generator_step(
     values = {name: float(getattr(loss, name).detach()) for name in LOGGED}
     if disc is not None:
         g_loss = hinge_g_loss(disc(video_frames(loss.recon)))
-        total = total + config.gan.weight * g_loss
+        weight = config.gan.weight
+        if config.gan.adaptive:
+            weight = weight * float(adaptive_weight(total, g_loss, getattr(model, "module", model).decoder.last_layer))
+            values["gan_weight"] = weight
+        total = total + weight * g_loss
         values["g_loss"] = float(g_loss.detach())
     values["total"] = float(total.detach())
     return total, values, loss.recon

@@ -1,7 +1,8 @@
-"""Patch-wise video discriminator of 3-D convolutions (Align your Latents §3.1.1), with VQGAN's adaptive weight.
+"""Patch-wise video discriminator of 3-D convolutions (Align your Latents §3.1.1).
 
 Each output logit judges one spatio-temporal patch of a clip, so the decoder is pushed towards frames that are
-sharp *and* move like real video (a per-frame discriminator cannot see flicker). Hinge losses are the tokenizer's.
+sharp *and* move like real video (a per-frame discriminator cannot see flicker). Hinge losses and VQGAN's adaptive
+weight are the tokenizer's (`videovq.tokenizer.discriminator`).
 """
 
 from __future__ import annotations
@@ -39,12 +40,3 @@ class PatchDiscriminator3D(nn.Module):
     def forward(self, clips: torch.Tensor) -> torch.Tensor:
         return self.net(clips)
 
-
-def adaptive_weight(
-    rec_loss: torch.Tensor, g_loss: torch.Tensor, last_layer: torch.Tensor, max_weight: float = 1e4
-) -> torch.Tensor:
-    """VQGAN's balance: ||d rec / d last|| / ||d g / d last||, so the adversarial gradient matches the reconstruction's
-    size at the decoder's last layer whatever the discriminator's current scale (Esser et al. 2021, eq. 7)."""
-    rec_grad = torch.autograd.grad(rec_loss, last_layer, retain_graph=True)[0]
-    g_grad = torch.autograd.grad(g_loss, last_layer, retain_graph=True)[0]
-    return (rec_grad.norm() / (g_grad.norm() + 1e-4)).clamp(0.0, max_weight).detach()
