@@ -1,11 +1,12 @@
 """Compare tokenizers on held-out material: the corpus's held-out clips and the bundled clip's held-out frames.
 
 Run: python benchmarks/tokenizer_corpus.py CORPUS [--weights shipped RUN/model RUN/checkpoints/step_0000500 ...]
-     [--frames 4] [--threads 1]
+     [--frames 4] [--threads 1] [--no-aggregation]
 Held out (docs/data.md): clips of the held-out photos (camera paths; moving objects), procedural clips with
 held-out seeds, and the bundled clip's last 16 frames. The first `--frames` frames of every held-out clip are
 encoded and decoded at 432x240 (full frames, windows as in the pipeline). Prints one markdown table: PSNR / SSIM
-per group, and the distinct codes used on all these frames (of the codebank's size).
+per group, and the distinct codes used on all these frames (of the codebank's size). `--no-aggregation` decodes
+each frame alone (without the residual temporal aggregation block), as `videovq inpaint` does.
 """
 
 from __future__ import annotations
@@ -38,8 +39,12 @@ def held_out_groups(corpus: Path, frames: int) -> dict[str, list[np.ndarray]]:
     return groups
 
 
-def measure(weights: str, groups: dict[str, list[np.ndarray]]) -> tuple[dict[str, tuple[float, float]], int, int]:
+def measure(
+    weights: str, groups: dict[str, list[np.ndarray]], aggregation: bool = True
+) -> tuple[dict[str, tuple[float, float]], int, int]:
     model = load_tokenizer(tokenizer_path() if weights == "shipped" else weights)
+    if not aggregation:
+        model.aggregation = None
     results, codes = {}, set()
     for name, clips in groups.items():
         psnr, ssim = [], []
@@ -59,16 +64,18 @@ def main() -> None:
     parser.add_argument("--weights", nargs="+", default=["shipped"], help="tokenizer folders, or 'shipped'")
     parser.add_argument("--frames", type=int, default=4, help="frames of each held-out corpus clip")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    parser.add_argument("--no-aggregation", action="store_true", help="decode each frame alone, as inpainting does")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     groups = held_out_groups(args.corpus, args.frames)
     counts = ", ".join(f"{name}: {len(c)} clips x {len(c[0])} frames" for name, c in groups.items())
-    print(f"held out: {counts}\nmachine: {platform.machine()}, {args.threads} torch threads\n")
+    decoding = "each frame alone" if args.no_aggregation else "with the aggregation block where a tokenizer has one"
+    print(f"held out: {counts}\nmachine: {platform.machine()}, {args.threads} torch threads; decoded {decoding}\n")
     header = " | ".join(f"{name} PSNR / SSIM" for name in groups)
     print(f"| tokenizer | {header} | distinct codes |")
     print("|---|" + "---:|" * (len(groups) + 1))
     for weights in args.weights:
-        results, used, size = measure(weights, groups)
+        results, used, size = measure(weights, groups, aggregation=not args.no_aggregation)
         cells = " | ".join(f"{p:.2f} / {s:.4f}" for p, s in results.values())
         print(f"| {weights} | {cells} | {used} of {size} |", flush=True)
 
