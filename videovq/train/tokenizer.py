@@ -65,6 +65,7 @@ class TokenizerTrainConfig(RunConfig):
     decoder_only: bool = False
 
     def __post_init__(self):
+        super().__post_init__()
         if self.decoder_only and not self.init_from:
             raise InputError("decoder_only=true needs init_from (the tokenizer whose encoder and codebook it keeps)")
 
@@ -168,8 +169,9 @@ def _load_initial_weights(model: VQAutoencoder, init_from: str) -> None:
             "copy its model section or start from scratch"
         )
     skipped = load_weights(model, folder / "model.safetensors", strict=not drop_aggregation)
-    if any(not key.startswith("aggregation.") for key in skipped):
-        raise InputError(f"init_from={init_from}: its weights do not match its config.yaml ({skipped[0]})")
+    mismatched = [key for key in skipped if not key.startswith("aggregation.")]
+    if mismatched:
+        raise InputError(f"init_from={init_from}: its weights do not match its config.yaml ({mismatched[0]})")
 
 
 class _Gan(NamedTuple):
