@@ -230,6 +230,21 @@ def test_a_still_scene_is_copied_exactly():
     assert np.array_equal(result.frames[seen], still[seen])  # bit-exact: no flow noise, no resampling
 
 
+@pytest.mark.parametrize("shift, still", [((0.0, 0.0), True), ((1.0, 0.0), False), ((2.0, 1.0), False)])
+def test_still_pairs_decide_as_the_full_resolution_test(shift, still):
+    # The pair test runs first on every second pixel; it must reach the verdict of the test on all pixels.
+    from videovq.inpaint.propagation import _Gray, _StillPairs, _still_share
+
+    rng = np.random.default_rng(0)
+    frames = _translating(2, 96, 128, shift).astype(np.int16) + rng.integers(-1, 2, (2, 96, 128, 3))
+    frames = np.clip(frames, 0, 255).astype(np.uint8)
+    hole = np.zeros((2, 96, 128), bool)
+    hole[:, 30:60, 40:90] = True
+    gray = _Gray(frames)
+    assert _StillPairs(gray, hole, tolerance=2.0).still(0, 1) is still
+    assert (_still_share(gray, hole, 0, 1, 2.0, step=1) >= 0.5) is still
+
+
 def test_a_noisy_still_scene_does_not_lose_to_a_plain_copy():
     rng = np.random.default_rng(1)
     still = np.repeat(_translating(1, 64, 80, (0, 0)).astype(np.float32), 12, axis=0)
