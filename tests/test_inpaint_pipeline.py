@@ -91,6 +91,18 @@ def test_ablations_run():
         assert np.array_equal(out.frames[~hole], frames[~hole]), changes
 
 
+def test_hold_still_gives_a_still_scene_one_fill():
+    # A still camera over a still scene, with sensor noise: each frame's own prediction differs.
+    noise = np.random.default_rng(0).integers(-2, 3, (6, 24, 32, 3))
+    still = np.clip(np.repeat(moving_pattern(1, 24, 32), 6, axis=0) + noise, 0, 255).astype(np.uint8)
+    hole = static_hole(6, 24, 32)
+    change = [
+        np.mean([np.abs(out.frames[t][hole[t]].astype(int) - out.frames[0][hole[0]]).mean() for t in range(1, 6)])
+        for out in (run(still, hole), run(still, hole, hold_still=True))
+    ]
+    assert change[1] < 0.25 * change[0]  # what is left is the noise of the known pixels around the hole
+
+
 def test_without_the_generator_the_hole_gets_the_membrane_of_its_surroundings():
     frames = np.zeros((3, 16, 24, 3), np.uint8)
     frames[:, :, 12:] = 200  # left half 0, right half 200: the membrane across a hole is a ramp between them

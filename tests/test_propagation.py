@@ -7,7 +7,7 @@ import pytest
 from videovq.data.procedural import procedural_scene
 from videovq.errors import InputError
 from videovq.inpaint.baselines import nearest_valid_fill, telea_inpaint
-from videovq.inpaint.propagation import harmonic_fill, propagate
+from videovq.inpaint.propagation import harmonic_fill, hold_still, propagate
 from videovq.metrics.psnr_ssim import frame_psnr, nan_mean
 
 
@@ -243,6 +243,24 @@ def test_still_pairs_decide_as_the_full_resolution_test(shift, still):
     gray = _Gray(frames)
     assert _StillPairs(gray, hole, tolerance=2.0).still(0, 1) is still
     assert (_still_share(gray, hole, 0, 1, 2.0, step=1) >= 0.5) is still
+
+
+@pytest.mark.parametrize("shift, held", [((0.0, 0.0), True), ((2.0, 1.0), False)])
+def test_hold_still_keeps_the_fill_of_a_still_scene_only(shift, held):
+    rng = np.random.default_rng(0)
+    frames = _translating(6, 96, 128, shift)
+    hole = np.zeros((6, 96, 128), bool)
+    hole[:, 30:60, 40:90] = True  # a static box, as a logo
+    hole[3:, 70:80, 10:20] = True  # a hole that appears later: nothing to hold from in frame 3
+    generated = rng.integers(0, 256, frames.shape, dtype=np.uint8)  # each frame's own prediction
+    out = hold_still(generated, frames, hole)
+    near = cv2.dilate(hole.any(axis=0).astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    assert np.array_equal(out[:, ~near], generated[:, ~near])  # only the hole and the pixels next to it change
+    assert np.array_equal(out[0], generated[0]) and np.array_equal(out[3, 70:80, 10:20], generated[3, 70:80, 10:20])
+    box = out[:, 30:60, 40:90]
+    assert all(np.array_equal(box[t], box[0]) for t in range(6)) is held
+    if not held:
+        assert np.array_equal(out, generated)
 
 
 def test_a_noisy_still_scene_does_not_lose_to_a_plain_copy():

@@ -27,7 +27,7 @@ from videovq.inpaint.chunks import Box, plan_chunks, sample_segments, scan_hole
 from videovq.inpaint.fit import fit_transformer
 from videovq.inpaint.presets import InpaintConfig
 from videovq.inpaint.prior import load_prior, prior_for_video
-from videovq.inpaint.propagation import harmonic_fill, propagate
+from videovq.inpaint.propagation import harmonic_fill, hold_still, propagate
 from videovq.inpaint.sampling import predict_tokens
 from videovq.inpaint.spatial_fill import fill_unseen
 from videovq.inpaint.sources import ArrayFrames, ArrayMask, MaskFile, VideoFrames
@@ -396,6 +396,8 @@ def _generate(
         height, width = work_frames.shape[1:3]
         fill = decode_frames(tokenizer, codebook.to_global(tokens), config.window, config.overlap)
         fill = _resize_frames(fill[:, :height, :width], filled.shape[1:3])
+        if config.hold_still:
+            fill = hold_still(fill, filled, remaining)
         if config.match_boundary:
             fill = match_boundary(filled, remaining, fill)
         return composite(filled, remaining, fill, config.feather, in_place=True)

@@ -51,6 +51,9 @@ class InpaintConfig:
         window: frames per temporal window (fitting, prediction, decoding).
         overlap: frames shared by consecutive windows.
         feather: width in pixels of a soft blend at the inside edge of the hole (0 = hard composite).
+        hold_still: keep the generated fill of a frame where the known pixels around it have not changed since the
+            frame before (`videovq.inpaint.propagation.hold_still`): the same fill frame after frame where the
+            scene is still, instead of each frame's own prediction.
         match_boundary: gradient-domain compositing: shift the generated fill by the membrane (harmonic)
             interpolation of its mismatch with the known pixels around the hole, so its colours meet the frame's at
             the hole's edge while its texture (gradients) is kept (Poisson blending, Perez et al. 2003).
@@ -83,6 +86,7 @@ class InpaintConfig:
     window: int = 16
     overlap: int = 4
     feather: int = 0
+    hold_still: bool = False
     match_boundary: bool = True
     chunk: int = 96
     chunk_overlap: int = 16

@@ -218,6 +218,41 @@ def harmonic_fill(values: np.ndarray, known: np.ndarray, cycles: int = _V_CYCLES
     return filled[..., 0] if squeeze else filled
 
 
+def hold_still(generated: np.ndarray, frames: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    """Keep a generated fill the same from frame to frame where the scene around it is still.
+
+    A generator predicts each frame's fill anew, so small changes of its input make the fill of a still region
+    flicker, where the truth does not change. Frame by frame, a pixel of the hole or next to it (the pixels that
+    gradient-domain compositing reads) in this frame and the one before takes that frame's (already held) value
+    where the known pixels around it have not changed between the two frames: the test of the still-scene copy
+    (`_window_difference` within the video's noise tolerance; deep inside the hole, the interpolated differences
+    of the known pixels around it).
+
+    Args:
+        generated: uint8 ``(T, H, W, 3)``: the fill, read in the hole and next to it.
+        frames: uint8 ``(T, H, W, 3)``: the known pixels, read outside the hole only.
+        hole: bool ``(T, H, W)``.
+
+    Returns:
+        A copy of `generated`, held where the scene is still; pixels further than 1 px from the hole are unchanged.
+    """
+    out = generated.copy()
+    if hole.shape[0] < 2 or not hole.any():
+        return out
+    gray = _Gray(frames)
+    tolerance = _noise_tolerance(gray, hole)
+    still_pairs = _StillPairs(gray, hole, tolerance)
+    near = np.stack([cv2.dilate(h.astype(np.uint8), np.ones((3, 3), np.uint8)) for h in hole]).astype(bool)
+    for t in range(1, hole.shape[0]):
+        ys, xs = np.nonzero(near[t] & near[t - 1])
+        if ys.size == 0:
+            continue
+        previous = np.full(ys.size, t - 1, np.int32)
+        held = _window_difference(gray, hole, t, previous, ys, xs, still_pairs) <= tolerance
+        out[t, ys[held], xs[held]] = out[t - 1, ys[held], xs[held]]
+    return out
+
+
 # -- step 1-3: completed, checked flow of every consecutive pair -----------------------------------------------------
 def _pair_hops(
     frames: np.ndarray, hole: np.ndarray, max_side: int | None, preset: str, flow_margin: int, still: bool
