@@ -86,7 +86,7 @@ class InpaintConfig:
     window: int = 16
     overlap: int = 4
     feather: int = 0
-    hold_still: bool = False
+    hold_still: bool = True
     match_boundary: bool = True
     chunk: int = 96
     chunk_overlap: int = 16
