@@ -253,7 +253,8 @@ def test_hold_still_keeps_the_fill_of_a_still_scene_only(shift, held):
     hole[:, 30:60, 40:90] = True  # a static box, as a logo
     hole[3:, 70:80, 10:20] = True  # a hole that appears later: nothing to hold from in frame 3
     generated = rng.integers(0, 256, frames.shape, dtype=np.uint8)  # each frame's own prediction
-    out = hold_still(generated, frames, hole)
+    out = generated.copy()
+    hold_still(out, frames, hole)
     near = cv2.dilate(hole.any(axis=0).astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
     assert np.array_equal(out[:, ~near], generated[:, ~near])  # only the hole and the pixels next to it change
     assert np.array_equal(out[0], generated[0]) and np.array_equal(out[3, 70:80, 10:20], generated[3, 70:80, 10:20])

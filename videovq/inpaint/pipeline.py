@@ -397,7 +397,7 @@ def _generate(
         fill = decode_frames(tokenizer, codebook.to_global(tokens), config.window, config.overlap)
         fill = _resize_frames(fill[:, :height, :width], filled.shape[1:3])
         if config.hold_still:
-            fill = hold_still(fill, filled, remaining)
+            hold_still(fill, filled, remaining)
         if config.match_boundary:
             fill = match_boundary(filled, remaining, fill)
         return composite(filled, remaining, fill, config.feather, in_place=True)

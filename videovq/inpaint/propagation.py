@@ -218,39 +218,47 @@ def harmonic_fill(values: np.ndarray, known: np.ndarray, cycles: int = _V_CYCLES
     return filled[..., 0] if squeeze else filled
 
 
-def hold_still(generated: np.ndarray, frames: np.ndarray, hole: np.ndarray) -> np.ndarray:
-    """Keep a generated fill the same from frame to frame where the scene around it is still.
+def hold_still(generated: np.ndarray, frames: np.ndarray, hole: np.ndarray) -> None:
+    """Keep a generated fill the same from frame to frame where the scene around it is still (in place).
 
     A generator predicts each frame's fill anew, so small changes of its input make the fill of a still region
     flicker, where the truth does not change. Frame by frame, a pixel of the hole or next to it (the pixels that
     gradient-domain compositing reads) in this frame and the one before takes that frame's (already held) value
     where the known pixels around it have not changed between the two frames: the test of the still-scene copy
     (`_window_difference` within the video's noise tolerance; deep inside the hole, the interpolated differences
-    of the known pixels around it).
+    of the known pixels around it). In place, since a chunk's copy is hundreds of MB at 1080p.
 
     Args:
-        generated: uint8 ``(T, H, W, 3)``: the fill, read in the hole and next to it.
+        generated: uint8 ``(T, H, W, 3)``: the fill, read and held in the hole and next to it; pixels further than
+            1 px from the hole are not changed.
         frames: uint8 ``(T, H, W, 3)``: the known pixels, read outside the hole only.
         hole: bool ``(T, H, W)``.
-
-    Returns:
-        A copy of `generated`, held where the scene is still; pixels further than 1 px from the hole are unchanged.
     """
-    out = generated.copy()
-    if hole.shape[0] < 2 or not hole.any():
-        return out
+    if hole.shape[0] < 2 or not hole.any() or not any(_may_be_still(frames, hole, t) for t in range(1, len(hole))):
+        return
     gray = _Gray(frames)
     tolerance = _noise_tolerance(gray, hole)
     still_pairs = _StillPairs(gray, hole, tolerance)
-    near = np.stack([cv2.dilate(h.astype(np.uint8), np.ones((3, 3), np.uint8)) for h in hole]).astype(bool)
+    ring = np.ones((3, 3), np.uint8)
+    near_before = cv2.dilate(hole[0].astype(np.uint8), ring).astype(bool)
     for t in range(1, hole.shape[0]):
-        ys, xs = np.nonzero(near[t] & near[t - 1])
-        if ys.size == 0:
+        near = cv2.dilate(hole[t].astype(np.uint8), ring).astype(bool)
+        ys, xs = np.nonzero(near & near_before)
+        near_before = near
+        if ys.size == 0 or not still_pairs.still(t, t - 1):  # the usual answer on a moving camera: nothing to test
             continue
         previous = np.full(ys.size, t - 1, np.int32)
         held = _window_difference(gray, hole, t, previous, ys, xs, still_pairs) <= tolerance
-        out[t, ys[held], xs[held]] = out[t - 1, ys[held], xs[held]]
-    return out
+        generated[t, ys[held], xs[held]] = generated[t - 1, ys[held], xs[held]]
+
+
+def _may_be_still(frames: np.ndarray, hole: np.ndarray, t: int) -> bool:
+    """False where `_StillPairs` cannot find frames t-1 and t still: their share of unchanged windows on every second
+    pixel is too low even at the largest tolerance. Cheap (a quarter of two frames), so that a moving camera, the
+    usual case, costs no more."""
+    pair = (slice(t - 1, t + 1), slice(None, None, 2), slice(None, None, 2))
+    share = _still_share(_Gray(frames[pair]), hole[pair], 1, 0, _MAX_TOLERANCE, step=1, window=_COPY_WINDOW // 2)
+    return share >= _STILL_PAIR_SHARE - _SHARE_DOUBT
 
 
 # -- step 1-3: completed, checked flow of every consecutive pair -----------------------------------------------------
@@ -534,7 +542,10 @@ class _Gray:
     memory of a float copy of the chunk, and the same values (float32 holds the sums exactly)."""
 
     def __init__(self, frames: np.ndarray):
-        self.sums = frames.sum(axis=3, dtype=np.uint16)
+        # Channel by channel: numpy's reduction along the last (length-3) axis is several times slower.
+        self.sums = frames[..., 0].astype(np.uint16)
+        self.sums += frames[..., 1]
+        self.sums += frames[..., 2]
 
     def __len__(self) -> int:
         return len(self.sums)
@@ -611,11 +622,13 @@ class _StillPairs:
         return self.decided[key]
 
 
-def _still_share(gray: "_Gray", hole: np.ndarray, t: int, s: int, tolerance: float, step: int) -> float:
+def _still_share(
+    gray: "_Gray", hole: np.ndarray, t: int, s: int, tolerance: float, step: int, window: int | None = None
+) -> float:
     """The share of fully known windows of frames t and s that differ by at most `tolerance` (0 if none is full),
-    on every `step`-th pixel."""
+    on every `step`-th pixel (windows of `window` of those; default: _COPY_WINDOW pixels wide)."""
     grid = (slice(None, None, step), slice(None, None, step))
-    window = _COPY_WINDOW // step
+    window = window or _COPY_WINDOW // step
     known = (~hole[t][grid] & ~hole[s][grid]).astype(np.float32)
     total = cv2.boxFilter(np.abs(gray.frame(t, grid) - gray.frame(s, grid)) * known, -1, (window,) * 2, normalize=False)
     count = cv2.boxFilter(known, -1, (window,) * 2, normalize=False)
