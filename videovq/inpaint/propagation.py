@@ -245,7 +245,7 @@ def hold_still(generated: np.ndarray, frames: np.ndarray, hole: np.ndarray) -> N
         near = cv2.dilate(hole[t].astype(np.uint8), ring).astype(bool)
         ys, xs = np.nonzero(near & near_before)
         near_before = near
-        if ys.size == 0 or not still_pairs.still(t, t - 1):  # the usual answer on a moving camera: nothing to test
+        if ys.size == 0:
             continue
         previous = np.full(ys.size, t - 1, np.int32)
         held = _window_difference(gray, hole, t, previous, ys, xs, still_pairs) <= tolerance
@@ -627,22 +627,21 @@ def _still_share(
 ) -> float:
     """The share of fully known windows of frames t and s that differ by at most `tolerance` (0 if none is full),
     on every `step`-th pixel (windows of `window` of those; default: _COPY_WINDOW pixels wide)."""
-    grid = (slice(None, None, step), slice(None, None, step))
     window = window or _COPY_WINDOW // step
-    known = (~hole[t][grid] & ~hole[s][grid]).astype(np.float32)
-    total = cv2.boxFilter(np.abs(gray.frame(t, grid) - gray.frame(s, grid)) * known, -1, (window,) * 2, normalize=False)
-    count = cv2.boxFilter(known, -1, (window,) * 2, normalize=False)
+    grid = (slice(None, None, step), slice(None, None, step))
+    mean, count = _window_means(gray, hole, t, s, grid, window)
     full = count >= window * window // 2
-    return float((total[full] <= tolerance * count[full]).mean()) if full.any() else 0.0
+    return float((mean[full] <= tolerance).mean()) if full.any() else 0.0
 
 
 def _window_means(
-    gray: "_Gray", hole: np.ndarray, t: int, s: int, box: tuple[slice, slice] = (slice(None), slice(None))
+    gray: "_Gray", hole: np.ndarray, t: int, s: int, box: tuple[slice, slice] = (slice(None), slice(None)),
+    window: int = _COPY_WINDOW,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per pixel of `box`: the mean |gray[t] - gray[s]| over the pixels known in both frames within the
-    _COPY_WINDOW window around it, and how many there are (the mean is 0 where none is)."""
+    """Per pixel of `box` (slices, possibly strided): the mean |gray[t] - gray[s]| over the pixels known in both
+    frames within the `window` around it, and how many there are (the mean is 0 where none is)."""
     known = (~hole[t][box] & ~hole[s][box]).astype(np.float32)
-    kernel = (_COPY_WINDOW, _COPY_WINDOW)
+    kernel = (window, window)
     total = cv2.boxFilter(np.abs(gray.frame(t, box) - gray.frame(s, box)) * known, -1, kernel, normalize=False)
     count = cv2.boxFilter(known, -1, kernel, normalize=False)
     return total / np.maximum(count, 1.0), count
@@ -656,18 +655,11 @@ def _sample_valid(frames: np.ndarray, hole: np.ndarray, sources: _Sources) -> tu
     """
     _, height, width = hole.shape
     has = sources.frame >= 0
-    f = np.where(has, sources.frame, 0).astype(np.intp)
-    x = np.clip(np.where(has, sources.x, 0), 0, width - 1).astype(np.float32)
-    y = np.clip(np.where(has, sources.y, 0), 0, height - 1).astype(np.float32)
-    x0, y0 = np.floor(x), np.floor(y)
-    ax, ay = x - x0, y - y0
-    # Gathers at flat indices into the flattened chunk: one fancy index per tap instead of three.
-    i00 = (f * height + y0.astype(np.intp)) * width + x0.astype(np.intp)
-    right = (x0 < width - 1).astype(np.intp)
-    down = (y0 < height - 1).astype(np.intp) * width
+    i00, right, down, ax, ay = _bilinear_taps(np.where(has, sources.x, 0), np.where(has, sources.y, 0), height, width)
+    i00 += np.where(has, sources.frame, 0).astype(np.intp) * (height * width)  # into the flattened chunk
     pixels, holes = frames.reshape(-1, 3), hole.reshape(-1)
-    colour = np.zeros((x.size, 3), np.float32)
-    total = np.zeros(x.size, np.float32)
+    colour = np.zeros((i00.size, 3), np.float32)
+    total = np.zeros(i00.size, np.float32)
     for index, wgt in (
         (i00, (1 - ax) * (1 - ay)),
         (i00 + right, ax * (1 - ay)),
@@ -752,18 +744,27 @@ def _resize(values: np.ndarray, size: tuple[int, int], interpolation: int) -> np
 def _bilinear(image: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Sample ``(H, W, C)`` at float positions (N,), clamped to the border: ``(N, C)`` float32."""
     height, width = image.shape[:2]
-    x = np.clip(x, 0, width - 1).astype(np.float32)
-    y = np.clip(y, 0, height - 1).astype(np.float32)
-    x0, y0 = np.floor(x), np.floor(y)
-    ax, ay = (x - x0)[:, None], (y - y0)[:, None]
-    # Gathers from the flattened image at flat indices: one fancy index per tap instead of two.
+    i00, right, down, ax, ay = _bilinear_taps(x, y, height, width)
+    ax, ay = ax[:, None], ay[:, None]
     flat = image.reshape(height * width, -1)
-    i00 = y0.astype(np.intp) * width + x0.astype(np.intp)
-    right = (x0 < width - 1).astype(np.intp)
-    down = (y0 < height - 1).astype(np.intp) * width
     top = flat[i00] * (1 - ax) + flat[i00 + right] * ax
     bottom = flat[i00 + down] * (1 - ax) + flat[i00 + down + right] * ax
     return (top * (1 - ay) + bottom * ay).astype(np.float32, copy=False)
+
+
+def _bilinear_taps(
+    x: np.ndarray, y: np.ndarray, height: int, width: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The bilinear taps of positions (N,) clamped to a height x width image, as flat indices (one fancy index per
+    tap, where (y, x) indexing needs two): the top-left tap's index, the steps to the right and down taps (0 at
+    the last column / row), and the float32 weights towards them."""
+    x = np.clip(x, 0, width - 1).astype(np.float32)
+    y = np.clip(y, 0, height - 1).astype(np.float32)
+    x0, y0 = np.floor(x), np.floor(y)
+    i00 = y0.astype(np.intp) * width + x0.astype(np.intp)
+    right = (x0 < width - 1).astype(np.intp)
+    down = (y0 < height - 1).astype(np.intp) * width
+    return i00, right, down, x - x0, y - y0
 
 
 def _check_inputs(
