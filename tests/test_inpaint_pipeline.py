@@ -103,6 +103,22 @@ def test_hold_still_gives_a_still_scene_one_fill():
     assert change[1] < 0.25 * change[0]  # what is left is the noise of the known pixels around the hole
 
 
+def test_exemplar_detail_adds_the_videos_own_fine_detail_to_the_hole_only():
+    rng = np.random.default_rng(0)
+    grain = rng.integers(-40, 41, (1, 32, 48, 3))
+    frames = np.clip(np.repeat(moving_pattern(1, 32, 48), 4, axis=0) + grain, 0, 255).astype(np.uint8)
+    hole = np.zeros((4, 32, 48), bool)
+    hole[:, 12:20, 16:32] = True
+    plain, textured = run(frames, hole, exemplar_detail=0.0), run(frames, hole, exemplar_detail=1.0)
+    assert np.array_equal(textured.frames[~hole], frames[~hole])
+
+    def fine_detail(out):  # mean absolute difference between horizontal neighbours inside the hole
+        inside = out.frames[:, 12:20, 16:32].astype(int)
+        return np.abs(np.diff(inside, axis=2)).mean()
+
+    assert fine_detail(textured) > 1.5 * fine_detail(plain)
+
+
 def test_without_the_generator_the_hole_gets_the_membrane_of_its_surroundings():
     frames = np.zeros((3, 16, 24, 3), np.uint8)
     frames[:, :, 12:] = 200  # left half 0, right half 200: the membrane across a hole is a ramp between them

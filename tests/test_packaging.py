@@ -97,7 +97,8 @@ def test_wheel_ships_configs_and_resolves_them_outside_the_source_tree(tmp_path)
         names = set(archive.namelist())
         archive.extractall(site)
     assert {"videovq/py.typed", "videovq/configs/tokenizer/general.yaml", "videovq/weights/image_ldm/model_index.json",
-            "videovq/weights/image_ldm/pipeline.py"} <= names  # fmt: skip
+            "videovq/weights/image_ldm/pipeline.py", "videovq/weights/prior/model.safetensors",
+            "videovq/weights/prior/config.yaml"} <= names  # fmt: skip
     # The unpacked wheel comes first on the path; the checkout is neither the working directory nor on the path.
     env = {**os.environ, "PYTHONPATH": str(site), "OMP_NUM_THREADS": "1"}
     code = (

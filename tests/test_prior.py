@@ -168,3 +168,19 @@ def test_init_from_starts_from_a_trained_prior_and_refuses_another_architecture(
     assert all(torch.equal(got[name], expected[name]) for name in expected)
     with pytest.raises(InputError, match="another architecture"):
         train_prior(tiny(tokenizer, "steps=1", "model.depth=2", f"init_from={first}"), ["procedural"], tmp_path / "c")
+
+
+def test_the_shipped_prior_loads_for_the_shipped_tokenizer_and_refuses_another(tokenizer):
+    from videovq.inpaint.pipeline import _load_prior, resolve_prior
+    from videovq.inpaint.presets import InpaintConfig
+    from videovq.tokenizer.autoencoder import load_tokenizer
+    from videovq.weights import prior_path, tokenizer_path
+
+    shipped = load_tokenizer(tokenizer_path())
+    config = resolve_prior(InpaintConfig(prior="shipped"), shipped)
+    assert config.prior == str(prior_path())
+    assert _load_prior(config.prior, shipped).num_codes == shipped.config.codebook_size
+    with pytest.raises(InputError, match="prior=null"):
+        resolve_prior(InpaintConfig(prior="shipped"), load_tokenizer(tokenizer))
+    # Without the generator no prior is read, so nothing is refused.
+    assert resolve_prior(InpaintConfig(prior="shipped", generator=False), load_tokenizer(tokenizer)).prior == "shipped"

@@ -24,14 +24,16 @@ from tqdm import tqdm
 from videovq.errors import InputError
 
 from videovq.inpaint.chunks import Box, plan_chunks, sample_segments, scan_hole
+from videovq.inpaint.exemplar import exemplar_detail
 from videovq.inpaint.fit import fit_transformer
-from videovq.inpaint.presets import InpaintConfig
+from videovq.inpaint.presets import SHIPPED_PRIOR, InpaintConfig
 from videovq.inpaint.prior import load_prior, prior_for_video
 from videovq.inpaint.propagation import harmonic_fill, hold_still, propagate
 from videovq.inpaint.sampling import predict_tokens
 from videovq.inpaint.spatial_fill import fill_unseen
 from videovq.inpaint.sources import ArrayFrames, ArrayMask, MaskFile, VideoFrames
 from videovq.inpaint.stages import StageStore
+from videovq.io.weights import read_safetensors
 from videovq.tokenizer.autoencoder import VQAutoencoder
 from videovq.tokenizer.codebook import VideoCodebook
 from videovq.tokenizer.fit import (
@@ -41,6 +43,7 @@ from videovq.tokenizer.fit import (
     fit_video_tokenizer,
     pad_frames,
 )
+from videovq.weights import prior_path, tokenizer_path
 from videovq.windows import Window, temporal_windows
 
 
@@ -148,6 +151,7 @@ def inpaint_stream(
             `frames`.
     """
     store = store or StageStore(None)
+    config = resolve_prior(config, general)
     paste_into = frames if paste_into is None else paste_into
     batch = _batch_size(height=frames.height, width=frames.width)
     num_frames, height, width = frames.num_frames, frames.height, frames.width
@@ -394,7 +398,14 @@ def _generate(
     # Decode, bring the frames to full size, composite.
     with _stage(result, "decode"):
         height, width = work_frames.shape[1:3]
-        fill = decode_frames(tokenizer, codebook.to_global(tokens), config.window, config.overlap)
+        codes = codebook.to_global(tokens)
+        fill = decode_frames(tokenizer, codes, config.window, config.overlap)
+        if config.exemplar_detail > 0:
+            vectors = tokenizer.quantizer._codes().detach().cpu().numpy()
+            detail = exemplar_detail(
+                padded, codes.cpu().numpy(), known.cpu().numpy(), vectors, tokenizer.downsample, config.detail_sigma
+            )
+            fill = np.clip(fill + config.exemplar_detail * detail, 0, 255).round().astype(np.uint8)
         fill = _resize_frames(fill[:, :height, :width], filled.shape[1:3])
         if config.hold_still:
             hold_still(fill, filled, remaining)
@@ -511,6 +522,20 @@ def _fit_transformer(
     return fitted.model
 
 
+def resolve_prior(config: InpaintConfig, general: VQAutoencoder) -> InpaintConfig:
+    """`config` with ``prior="shipped"`` replaced by the shipped prior's folder, refused for another tokenizer than
+    the shipped one (whose codes it predicts)."""
+    if not config.generator or config.prior != SHIPPED_PRIOR:
+        return config
+    if not _is_shipped_tokenizer(general):
+        raise InputError(
+            "--tokenizer: the shipped token prior (prior=shipped, used by this preset) predicts the shipped "
+            "tokenizer's codes; with your own tokenizer pass --set prior=DIR (a prior trained on its codes, "
+            "`videovq train prior`) or --set prior=null (fit from scratch)"
+        )
+    return dataclasses.replace(config, prior=str(prior_path()))
+
+
 def _load_prior(folder: str, tokenizer: VQAutoencoder):
     prior, codes = load_prior(folder), tokenizer.config.codebook_size
     if prior.num_codes != codes:
@@ -519,6 +544,13 @@ def _load_prior(folder: str, tokenizer: VQAutoencoder):
             "pass a prior trained on this tokenizer's codes (`videovq train prior --set tokenizer=...`)"
         )
     return prior
+
+
+def _is_shipped_tokenizer(tokenizer: VQAutoencoder) -> bool:
+    """Whether `tokenizer` has the shipped tokenizer's codebook (the codes the shipped prior predicts)."""
+    shipped = read_safetensors(tokenizer_path() / "model.safetensors")["quantizer.codebook"].float()
+    ours = tokenizer.quantizer.codebook.detach().float().cpu()
+    return ours.shape == shipped.shape and torch.allclose(ours, shipped, atol=1e-3, rtol=1e-3)
 
 
 def _predict(transformer, tokens: torch.Tensor, unknown: torch.Tensor, config: InpaintConfig, seed: int) -> torch.Tensor:
@@ -606,7 +638,6 @@ def inpaint_video(
     from videovq.io.preview import side_by_side as stack_side_by_side
     from videovq.io.video import VideoWriter, open_video
     from videovq.tokenizer.autoencoder import load_tokenizer
-    from videovq.weights import tokenizer_path
 
     video, mask, output = Path(video), Path(mask), Path(output)
     check_output_path(output, inputs=[video, mask], overwrite=overwrite)
@@ -617,6 +648,7 @@ def inpaint_video(
         raise InputError(f"--device {device}: no CUDA device is visible; use --device cpu")
     tokenizer = Path(tokenizer) if tokenizer else tokenizer_path()
     general = load_tokenizer(tokenizer, device)
+    config = resolve_prior(config, general)
     if config.generator and config.prior:
         _load_prior(config.prior, general)  # a wrong prior is reported now, not after minutes of fitting
 

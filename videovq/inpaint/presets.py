@@ -40,7 +40,8 @@ class InpaintConfig:
             higher (docs/inpainting.md: 9 of 9 cases fast, 7 of 9 default, mean +1.4 and +0.8 dB).
         prior: a general masked-token prior (`videovq train prior`: its model folder or a checkpoint of its run)
             that per-video fitting starts from instead of a fresh transformer; its architecture then replaces
-            `transformer`. It must predict the codes of the general tokenizer in use. None = fit from scratch.
+            `transformer`. It must predict the codes of the general tokenizer in use. "shipped" = the one shipped
+            with the package (over the shipped tokenizer's codes); None = fit from scratch.
         transformer: architecture of the per-video transformer.
         transformer_fit: its self-supervised training.
         decode_steps: MaskGIT decoding steps (1 = one-shot).
@@ -57,6 +58,9 @@ class InpaintConfig:
         match_boundary: gradient-domain compositing: shift the generated fill by the membrane (harmonic)
             interpolation of its mismatch with the known pixels around the hole, so its colours meet the frame's at
             the hole's edge while its texture (gradients) is kept (Poisson blending, Perez et al. 2003).
+        exemplar_detail: gain of the fine detail each generated cell copies from a known cell of the same code
+            (`videovq.inpaint.exemplar`; 0 = none).
+        detail_sigma: that detail is what a Gaussian blur of this many pixels removes (at the working scale).
         chunk: frames per temporal chunk: a job holds one chunk at a time, so memory does not grow with length.
         chunk_overlap: frames shared by consecutive chunks; propagation reaches across a chunk border only this
             far (each frame sees at least half of it on both sides).
@@ -88,6 +92,8 @@ class InpaintConfig:
     feather: int = 0
     hold_still: bool = True
     match_boundary: bool = True
+    exemplar_detail: float = 0.0
+    detail_sigma: float = 2.0
     chunk: int = 96
     chunk_overlap: int = 16
     chunk_pixels: int | None = 100_000_000
@@ -99,6 +105,7 @@ class InpaintConfig:
         check_ranges(self, max_side=side, flow_max_side=side, decode_steps=AT_LEAST_ONE, window=AT_LEAST_ONE)
         check_ranges(self, temperature=Range(0, 100), overlap=NON_NEGATIVE, feather=Range(0, 256))
         check_ranges(self, top_k=NON_NEGATIVE, confidence_noise=Range(0, 100))
+        check_ranges(self, exemplar_detail=Range(0, 2), detail_sigma=Range(0.5, 16))
         if self.overlap >= self.window:
             raise ConfigRangeError("overlap", self.overlap, f"smaller than window ({self.window})")
         check_ranges(self, chunk=AT_LEAST_ONE, chunk_overlap=NON_NEGATIVE, chunk_pixels=AT_LEAST_ONE)
@@ -106,6 +113,7 @@ class InpaintConfig:
 
 
 PRESET_NAMES = ("fast", "default", "best")
+SHIPPED_PRIOR = "shipped"
 
 
 def preset(name: str) -> InpaintConfig:

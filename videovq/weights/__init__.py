@@ -26,3 +26,15 @@ def vldm_path() -> Path:
             "with weights from `videovq train vldm`"
         )
     return path
+
+
+def prior_path() -> Path:
+    """Folder of the shipped general masked-token prior (model.safetensors + config.yaml), over the shipped
+    tokenizer's codes."""
+    path = Path(str(resources.files("videovq.weights").joinpath("prior")))
+    if not (path / "model.safetensors").exists():
+        raise InputError(
+            f"{path}: the shipped token prior is missing from this installation; reinstall videovq, pass --set "
+            "prior=DIR with a prior from `videovq train prior`, or --set prior=null to fit from scratch"
+        )
+    return path
