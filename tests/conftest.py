@@ -149,6 +149,7 @@ TINY_INPAINT = [
     "transformer.dim=16", "transformer.depth=1", "transformer.heads=2",
     "transformer_fit.steps=2", "transformer_fit.batch_size=1",
     "decode_steps=2", "max_side=128", "flow_max_side=128",
+    "prior=null",  # the shipped prior predicts the shipped tokenizer's codes, not a tiny one's
 ]  # fmt: skip
 
 

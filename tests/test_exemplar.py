@@ -60,8 +60,8 @@ def test_cells_next_to_the_hole_are_not_sources_and_no_source_means_no_detail():
     codes = np.zeros((2, 6, 6), int)
     embeddings = np.array([[0.0], [1.0]], np.float32)
     known = np.ones((2, 6, 6), bool)
-    known[0, 2, 2] = False
-    codes[0, 2, 2] = 1
+    known[:, 2, 2] = False
+    codes[:, 2, 2] = 1
     codes[0, 2, 3] = 1  # same code, but next to the hole: its blur read hole pixels
     codes[1, 5, 5] = 1  # same code in the other frame, with known neighbours
     detail = exemplar_detail(frames, codes, known, embeddings, F, sigma=1.0)
@@ -87,3 +87,15 @@ def test_detail_is_scaled_down_to_the_detail_around_the_hole():
     copied = cell(detail[0], 1, 1)
     assert_scaled_copy(copied, source)
     assert np.abs(copied).max() < 0.5 * np.abs(source).max()
+
+
+def test_a_cell_some_frame_shows_gets_no_detail():
+    """A moving hole: what is generated there changes from frame to frame, so copied detail would flicker."""
+    frames = textured_frames(num_frames=2)
+    codes = np.zeros((2, 6, 6), int)
+    known = np.ones((2, 6, 6), bool)
+    known[0, 2, 2] = known[1, 2, 3] = False  # the hole moves one cell
+    known[:, 4, 0] = False  # a cell no frame shows
+    detail = exemplar_detail(frames, codes, known, np.eye(1, dtype=np.float32), F, sigma=1.0)
+    assert not cell(detail[0], 2, 2).any() and not cell(detail[1], 2, 3).any()
+    assert cell(detail[0], 4, 0).any() and cell(detail[1], 4, 0).any()

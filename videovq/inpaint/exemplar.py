@@ -2,13 +2,16 @@
 
 A code of the per-video tokenizer stands for a 16x16 (or 8x8) cell, and its decoder draws every cell smooth: the
 fine detail that made two cells of grass or water differ is lost in the code. The video still shows that detail
-around the hole, though, on the cells whose every pixel is known. `exemplar_detail` gives each generated cell the
-fine detail (the frame minus its Gaussian blur) of the known cell whose code and neighbouring codes are nearest to
-the ones predicted there (as vectors of the codebank), in the same frame, else in the nearest frame with known
-cells. Comparing the neighbourhood, not the code alone, lets cells of one repeated code take different sources
-that fit their surroundings instead of tiling one source. The choice is a plain function of the codes, so a still
-scene whose codes do not change gets the same detail in every frame. The copied detail is scaled down to the
-amount of detail around the hole (the membrane of the known cells' RMS detail), never up.
+around the hole, on the cells whose every pixel is known. `exemplar_detail` gives each cell that no frame of the
+chunk shows (under a static logo, subtitle or object) the fine detail (the frame minus its Gaussian blur) of the
+known cell whose code and neighbouring codes are nearest to the ones predicted there (as vectors of the codebank),
+in the same frame, else in the nearest frame with known cells. Cells some frame shows are left alone: a moving hole
+or propagation changes what is generated there from frame to frame, and copied detail would flicker.
+
+Comparing the neighbourhood, not the code alone, lets cells of one repeated code take different sources that fit
+their surroundings instead of tiling one source. The choice is a plain function of the codes, so a still scene
+whose codes do not change gets the same detail in every frame. The copied detail is scaled down to the amount of
+detail around the hole (the membrane of the known cells' RMS detail), never up.
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ from videovq.inpaint.propagation import harmonic_fill
 def exemplar_detail(
     frames: np.ndarray, codes: np.ndarray, known: np.ndarray, embeddings: np.ndarray, factor: int, sigma: float
 ) -> np.ndarray:  # fmt: skip
-    """Fine detail for every unknown cell, copied from the known cell whose codes are nearest to the predicted ones.
+    """Fine detail for the cells no frame shows, copied from the known cell whose codes are nearest to the predicted
+    ones.
 
     Args:
         frames: uint8 (T, H, W, 3), H and W multiples of `factor` (the padded working frames).
@@ -34,8 +38,8 @@ def exemplar_detail(
         sigma: the detail is what a Gaussian blur of this standard deviation (pixels) removes.
 
     Returns:
-        float32 (T, H, W, 3): the copied detail in unknown cells, 0 elsewhere (and everywhere if no frame has a
-        source cell).
+        float32 (T, H, W, 3): the copied detail in the cells unknown in every frame, 0 elsewhere (and everywhere if
+        no frame has a source cell).
     """
     num_frames, h, w = codes.shape
     # A source cell must be known with its neighbours known too, so its blur did not read hole pixels.
@@ -46,8 +50,11 @@ def exemplar_detail(
         return detail
     context = _context(codes, embeddings)
     cells = np.stack(np.mgrid[0:h, 0:w], -1).reshape(-1, 2).astype(np.float32)  # (h*w, 2) cell (y, x)
+    # Only cells no frame of the chunk shows get detail: the others change from frame to frame (a moving hole, or
+    # propagation filling part of it), and detail copied there flickers.
+    always_unknown = (~known).all(axis=0).reshape(-1)
     for t in range(num_frames):
-        targets = np.nonzero(~known[t].reshape(-1))[0]
+        targets = np.nonzero(always_unknown)[0]
         if len(targets) == 0:
             continue
         s = int(with_sources[np.abs(with_sources - t).argmin()])  # this frame, else the nearest with sources

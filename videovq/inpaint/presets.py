@@ -58,8 +58,9 @@ class InpaintConfig:
         match_boundary: gradient-domain compositing: shift the generated fill by the membrane (harmonic)
             interpolation of its mismatch with the known pixels around the hole, so its colours meet the frame's at
             the hole's edge while its texture (gradients) is kept (Poisson blending, Perez et al. 2003).
-        exemplar_detail: gain of the fine detail each generated cell copies from a known cell of the same code
-            (`videovq.inpaint.exemplar`; 0 = none).
+        exemplar_detail: gain of the fine detail that each generated cell no frame of the chunk shows (under a
+            static logo, subtitle or object) copies from the known cell with the nearest codes, scaled to the detail
+            around the hole (`videovq.inpaint.exemplar`; 0 = none, the decoder's smooth fill).
         detail_sigma: that detail is what a Gaussian blur of this many pixels removes (at the working scale).
         chunk: frames per temporal chunk: a job holds one chunk at a time, so memory does not grow with length.
         chunk_overlap: frames shared by consecutive chunks; propagation reaches across a chunk border only this
@@ -93,7 +94,7 @@ class InpaintConfig:
     hold_still: bool = True
     match_boundary: bool = True
     exemplar_detail: float = 0.0
-    detail_sigma: float = 2.0
+    detail_sigma: float = 1.0
     chunk: int = 96
     chunk_overlap: int = 16
     chunk_pixels: int | None = 100_000_000
@@ -126,22 +127,24 @@ def preset(name: str) -> InpaintConfig:
             transformer_fit=TransformerFitConfig(steps=80, batch_size=2),
             decode_steps=4,
         )
-    if name == "default":
+    if name == "default":  # the fast preset's sizes, fitted from the shipped prior, with copied detail
         return InpaintConfig(
-            max_side=480,
-            tokenizer=VideoFitConfig(steps=120, batch_size=3, crop=128),
-            transformer=TransformerConfig(dim=192, depth=3, heads=6),
-            transformer_fit=TransformerFitConfig(steps=250, batch_size=3),
-            decode_steps=8,
+            max_side=432,
+            tokenizer=VideoFitConfig(steps=30, batch_size=2, crop=96),
+            transformer_fit=TransformerFitConfig(steps=80, batch_size=2),
+            decode_steps=4,
+            prior=SHIPPED_PRIOR,
+            exemplar_detail=1.0,
         )
     if name == "best":
         return InpaintConfig(
             max_side=None,
             tokenizer=VideoFitConfig(steps=400, batch_size=4, crop=160),
-            transformer=TransformerConfig(dim=256, depth=6, heads=8),
             transformer_fit=TransformerFitConfig(steps=1000, batch_size=4),
             decode_steps=12,
             feather=2,
+            prior=SHIPPED_PRIOR,
+            exemplar_detail=1.0,
         )
     raise InputError(f"--preset {name}: choose one of {', '.join(PRESET_NAMES)}")
 
