@@ -171,7 +171,11 @@ def inpaint(*extra: str, video="{clip}", mask="{mask}") -> list[str]:
 REFUSED = {
     # inpaint
     "all-masked": Case(inpaint(mask="{full_mask}"), ["full.mkv", "every pixel"]),
-    "all-masked-generator": Case(inpaint("--set", "generator=true", mask="{full_mask}"), ["every pixel"]),
+    "all-masked-generator": Case(
+        inpaint("--set", "generator=true", "--set", "prior=null", mask="{full_mask}"), ["every pixel"]
+    ),
+    # The default preset's shipped prior predicts the shipped tokenizer's codes, not those of --tokenizer.
+    "shipped-prior-other-tokenizer": Case(inpaint("--set", "generator=true"), ["--tokenizer", "prior=null"]),
     "side-by-side-is-output": Case(inpaint("--side-by-side", "{out}.mkv"), ["--side-by-side", "-o", "same file"]),
     "tokenizer-pickle-file": Case(inpaint("--tokenizer", "{pickle}"), ["weights.pt", "never"]),
     "tokenizer-pickle-folder": Case(inpaint("--tokenizer", "{pickle_folder}"), ["model.safetensors", "never"]),
