@@ -42,8 +42,12 @@ def exemplar_detail(
         no frame has a source cell).
     """
     num_frames, h, w = codes.shape
-    # A source cell must be known with its neighbours known too, so its blur did not read hole pixels.
-    source = known & _neighbours_known(known)
+    # A source cell must be known with its 8 neighbours known too (outside the grid counts as known), so its blur
+    # did not read hole pixels.
+    ring = np.ones((3, 3), np.uint8)
+    source = np.stack(
+        [cv2.erode(k.astype(np.uint8), ring, borderType=cv2.BORDER_CONSTANT, borderValue=1) for k in known]
+    ).astype(bool)
     with_sources = np.nonzero(source.any(axis=(1, 2)))[0]
     detail = np.zeros(frames.shape, np.float32)
     if len(with_sources) == 0:
@@ -52,11 +56,10 @@ def exemplar_detail(
     cells = np.stack(np.mgrid[0:h, 0:w], -1).reshape(-1, 2).astype(np.float32)  # (h*w, 2) cell (y, x)
     # Only cells no frame of the chunk shows get detail: the others change from frame to frame (a moving hole, or
     # propagation filling part of it), and detail copied there flickers.
-    always_unknown = (~known).all(axis=0).reshape(-1)
+    targets = np.nonzero((~known).all(axis=0).reshape(-1))[0]
+    if len(targets) == 0:
+        return detail
     for t in range(num_frames):
-        targets = np.nonzero(always_unknown)[0]
-        if len(targets) == 0:
-            continue
         s = int(with_sources[np.abs(with_sources - t).argmin()])  # this frame, else the nearest with sources
         sources = np.nonzero(source[s].reshape(-1))[0]
         code_gap = _squared_distances(context[t][targets], context[s][sources])
@@ -98,13 +101,3 @@ def _high_pass(frame: np.ndarray, sigma: float) -> np.ndarray:
     image = frame.astype(np.float32)
     return image - cv2.GaussianBlur(image, (0, 0), sigma)
 
-
-def _neighbours_known(known: np.ndarray) -> np.ndarray:
-    """(T, h, w): every 8-neighbour of the cell (inside the grid) is known."""
-    padded = np.pad(known, ((0, 0), (1, 1), (1, 1)), constant_values=True)
-    h, w = known.shape[1:]
-    out = np.ones_like(known)
-    for dy in (0, 1, 2):
-        for dx in (0, 1, 2):
-            out &= padded[:, dy : dy + h, dx : dx + w]
-    return out
