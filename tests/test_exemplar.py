@@ -3,7 +3,7 @@
 import cv2
 import numpy as np
 
-from videovq.inpaint.exemplar import exemplar_detail
+from videovq.inpaint.exemplar import add_detail, exemplar_detail
 
 F = 4  # pixels per cell side
 
@@ -99,3 +99,22 @@ def test_a_cell_some_frame_shows_gets_no_detail():
     detail = exemplar_detail(frames, codes, known, np.eye(1, dtype=np.float32), F, sigma=1.0)
     assert not cell(detail[0], 2, 2).any() and not cell(detail[1], 2, 3).any()
     assert cell(detail[0], 4, 0).any() and cell(detail[1], 4, 0).any()
+
+
+def test_detail_is_added_only_where_the_scene_is_still_in_most_frames():
+    fill = np.full((5, 8, 8, 3), 100, np.uint8)
+    detail = np.full((5, 4, 4, 3), 10.0, np.float32)  # at half the size: upscaled to the fill's
+    still = np.zeros((5, 8, 8), bool)
+    still[1:, :, :4] = True  # the left half still in every pair
+    still[1:2, :, 4:] = True  # the right half in one pair of four: not most
+    add_detail(fill, detail, still)
+    assert (fill[:, :, :4] == 110).all()  # every frame, frame 0 included: one mask for the chunk
+    assert (fill[:, :, 4:] == 100).all()
+
+
+def test_no_detail_on_a_single_frame_or_a_moving_scene():
+    fill = np.full((3, 8, 8, 3), 100, np.uint8)
+    detail = np.full((3, 8, 8, 3), 10.0, np.float32)
+    add_detail(fill, detail, np.zeros((3, 8, 8), bool))
+    add_detail(fill[:1], detail[:1], np.ones((1, 8, 8), bool))
+    assert (fill == 100).all()

@@ -119,6 +119,15 @@ def test_exemplar_detail_adds_the_videos_own_fine_detail_to_the_hole_only():
     assert fine_detail(textured) > 1.5 * fine_detail(plain)
 
 
+def test_exemplar_detail_leaves_a_moving_scene_alone():
+    # The scene moves a pixel per frame: each frame's cells would take other sources, so no detail is copied.
+    frames = moving_pattern(4, 32, 48)
+    hole = np.zeros((4, 32, 48), bool)
+    hole[:, 12:20, 16:32] = True
+    plain, textured = run(frames, hole, exemplar_detail=0.0), run(frames, hole, exemplar_detail=1.0)
+    assert np.array_equal(textured.frames, plain.frames)
+
+
 def test_without_the_generator_the_hole_gets_the_membrane_of_its_surroundings():
     frames = np.zeros((3, 16, 24, 3), np.uint8)
     frames[:, :, 12:] = 200  # left half 0, right half 200: the membrane across a hole is a ramp between them

@@ -7,7 +7,7 @@ import pytest
 from videovq.data.procedural import procedural_scene
 from videovq.errors import InputError
 from videovq.inpaint.baselines import nearest_valid_fill, telea_inpaint
-from videovq.inpaint.propagation import harmonic_fill, hold_still, propagate
+from videovq.inpaint.propagation import harmonic_fill, hold_still, propagate, still_pixels
 from videovq.metrics.psnr_ssim import frame_psnr, nan_mean
 
 
@@ -254,7 +254,9 @@ def test_hold_still_keeps_the_fill_of_a_still_scene_only(shift, held):
     hole[3:, 70:80, 10:20] = True  # a hole that appears later: nothing to hold from in frame 3
     generated = rng.integers(0, 256, frames.shape, dtype=np.uint8)  # each frame's own prediction
     out = generated.copy()
-    hold_still(out, frames, hole)
+    still = still_pixels(frames, hole)
+    hold_still(out, still)
+    assert not still[0].any() and bool(still.any()) is held
     near = cv2.dilate(hole.any(axis=0).astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
     assert np.array_equal(out[:, ~near], generated[:, ~near])  # only the hole and the pixels next to it change
     assert np.array_equal(out[0], generated[0]) and np.array_equal(out[3, 70:80, 10:20], generated[3, 70:80, 10:20])

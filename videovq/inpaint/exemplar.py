@@ -6,7 +6,9 @@ around the hole, on the cells whose every pixel is known. `exemplar_detail` give
 chunk shows (under a static logo, subtitle or object) the fine detail (the frame minus its Gaussian blur) of the
 known cell whose code and neighbouring codes are nearest to the ones predicted there (as vectors of the codebank),
 in the same frame, else in the nearest frame with known cells. Cells some frame shows are left alone: a moving hole
-or propagation changes what is generated there from frame to frame, and copied detail would flicker.
+or propagation changes what is generated there from frame to frame, and copied detail would flicker. So are the
+pixels where the scene around the hole moves in most frames (`add_detail`): on a moving camera the codes predicted
+for a cell change from frame to frame, and so would its source.
 
 Comparing the neighbourhood, not the code alone, lets cells of one repeated code take different sources that fit
 their surroundings instead of tiling one source. The choice is a plain function of the codes, so a still scene
@@ -81,6 +83,31 @@ def exemplar_detail(
                 sy * factor : (sy + 1) * factor, sx * factor : (sx + 1) * factor
             ]
     return detail
+
+
+# A pixel gets copied detail where the scene around it is still in at least this share of the chunk's frame pairs.
+_STILL_SHARE = 0.5
+
+
+def add_detail(fill: np.ndarray, detail: np.ndarray, still: np.ndarray) -> None:
+    """Add `detail` (at the working scale) to `fill` (in place) at the pixels where the scene is mostly still.
+
+    Args:
+        fill: uint8 (T, H, W, 3) at full size.
+        detail: float32 (T, h, w, 3), from `exemplar_detail` times its gain, cut to the working frames' size.
+        still: bool (T, H, W) from `videovq.inpaint.propagation.still_pixels`. One mask for the whole chunk: a pixel
+            gets detail in every frame or in none, so detail does not switch on and off as objects pass by.
+    """
+    if len(still) < 2:
+        return
+    mostly_still = still[1:].mean(axis=0, dtype=np.float32) >= _STILL_SHARE
+    if not mostly_still.any():
+        return
+    height, width = fill.shape[1:3]
+    for t in np.nonzero(detail.any(axis=(1, 2, 3)))[0]:
+        scaled = detail[t] if detail.shape[1:3] == (height, width) else cv2.resize(detail[t], (width, height))
+        added = fill[t][mostly_still] + scaled[mostly_still]
+        fill[t][mostly_still] = np.clip(added, 0, 255).round().astype(np.uint8)
 
 
 def _context(codes: np.ndarray, embeddings: np.ndarray) -> np.ndarray:

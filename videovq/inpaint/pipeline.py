@@ -24,11 +24,11 @@ from tqdm import tqdm
 from videovq.errors import InputError
 
 from videovq.inpaint.chunks import Box, plan_chunks, sample_segments, scan_hole
-from videovq.inpaint.exemplar import exemplar_detail
+from videovq.inpaint.exemplar import add_detail, exemplar_detail
 from videovq.inpaint.fit import fit_transformer
 from videovq.inpaint.presets import SHIPPED_PRIOR, InpaintConfig
 from videovq.inpaint.prior import load_prior, prior_for_video
-from videovq.inpaint.propagation import harmonic_fill, hold_still, propagate
+from videovq.inpaint.propagation import harmonic_fill, hold_still, propagate, still_pixels
 from videovq.inpaint.sampling import predict_tokens
 from videovq.inpaint.spatial_fill import fill_unseen
 from videovq.inpaint.sources import ArrayFrames, ArrayMask, MaskFile, VideoFrames
@@ -400,15 +400,16 @@ def _generate(
         height, width = work_frames.shape[1:3]
         codes = codebook.to_global(tokens)
         fill = decode_frames(tokenizer, codes, config.window, config.overlap)
+        fill = _resize_frames(fill[:, :height, :width], filled.shape[1:3])
+        still = still_pixels(filled, remaining) if config.hold_still or config.exemplar_detail > 0 else None
         if config.exemplar_detail > 0:
             vectors = tokenizer.quantizer._codes().detach().cpu().numpy()
             detail = exemplar_detail(
                 padded, codes.cpu().numpy(), known.cpu().numpy(), vectors, tokenizer.downsample, config.detail_sigma
             )
-            fill = np.clip(fill + config.exemplar_detail * detail, 0, 255).round().astype(np.uint8)
-        fill = _resize_frames(fill[:, :height, :width], filled.shape[1:3])
-        if config.hold_still:
-            hold_still(fill, filled, remaining)
+            add_detail(fill, config.exemplar_detail * detail[:, :height, :width], still)
+        if config.hold_still:  # after the detail, so a still scene keeps one frame's detail too
+            hold_still(fill, still)
         if config.match_boundary:
             fill = match_boundary(filled, remaining, fill)
         return composite(filled, remaining, fill, config.feather, in_place=True)

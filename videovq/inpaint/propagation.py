@@ -218,24 +218,25 @@ def harmonic_fill(values: np.ndarray, known: np.ndarray, cycles: int = _V_CYCLES
     return filled[..., 0] if squeeze else filled
 
 
-def hold_still(generated: np.ndarray, frames: np.ndarray, hole: np.ndarray) -> None:
-    """Keep a generated fill the same from frame to frame where the scene around it is still (in place).
+def still_pixels(frames: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    """Where the scene around the hole is still: the pixels of the hole or next to it whose known surroundings have
+    not changed since the frame before.
 
-    A generator predicts each frame's fill anew, so small changes of its input make the fill of a still region
-    flicker, where the truth does not change. Frame by frame, a pixel of the hole or next to it (the pixels that
-    gradient-domain compositing reads) in this frame and the one before takes that frame's (already held) value
-    where the known pixels around it have not changed between the two frames: the test of the still-scene copy
-    (`_window_difference` within the video's noise tolerance; deep inside the hole, the interpolated differences
-    of the known pixels around it). In place, since a chunk's copy is hundreds of MB at 1080p.
+    Frame by frame, a pixel of the hole or next to it (the pixels that gradient-domain compositing reads) in this
+    frame and the one before is still where the known pixels around it have not changed between the two frames: the
+    test of the still-scene copy (`_window_difference` within the video's noise tolerance; deep inside the hole, the
+    interpolated differences of the known pixels around it).
 
     Args:
-        generated: uint8 ``(T, H, W, 3)``: the fill, read and held in the hole and next to it; pixels further than
-            1 px from the hole are not changed.
         frames: uint8 ``(T, H, W, 3)``: the known pixels, read outside the hole only.
         hole: bool ``(T, H, W)``.
+
+    Returns:
+        bool ``(T, H, W)``: True where pixel (y, x) of frame t may keep frame t-1's fill; frame 0 is all False.
     """
+    still = np.zeros(hole.shape, bool)
     if hole.shape[0] < 2 or not hole.any() or not any(_may_be_still(frames, hole, t) for t in range(1, len(hole))):
-        return
+        return still
     gray = _Gray(frames)
     tolerance = _noise_tolerance(gray, hole)
     still_pairs = _StillPairs(gray, hole, tolerance)
@@ -249,7 +250,23 @@ def hold_still(generated: np.ndarray, frames: np.ndarray, hole: np.ndarray) -> N
             continue
         previous = np.full(ys.size, t - 1, np.int32)
         held = _window_difference(gray, hole, t, previous, ys, xs, still_pairs) <= tolerance
-        generated[t, ys[held], xs[held]] = generated[t - 1, ys[held], xs[held]]
+        still[t, ys[held], xs[held]] = True
+    return still
+
+
+def hold_still(generated: np.ndarray, still: np.ndarray) -> None:
+    """Keep a generated fill the same from frame to frame where the scene around it is still (in place).
+
+    A generator predicts each frame's fill anew, so small changes of its input make the fill of a still region
+    flicker, where the truth does not change. Frame by frame, the pixels `still` marks (`still_pixels`) take the
+    frame before's (already held) value. In place, since a chunk's copy is hundreds of MB at 1080p.
+
+    Args:
+        generated: uint8 ``(T, H, W, 3)``: the fill.
+        still: bool ``(T, H, W)`` from `still_pixels`.
+    """
+    for t in np.nonzero(still.any(axis=(1, 2)))[0]:
+        generated[t][still[t]] = generated[t - 1][still[t]]
 
 
 def _may_be_still(frames: np.ndarray, hole: np.ndarray, t: int) -> bool:
