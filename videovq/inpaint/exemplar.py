@@ -7,7 +7,7 @@ chunk shows (under a static logo, subtitle or object) the fine detail (the frame
 known cell whose code and neighbouring codes are nearest to the ones predicted there (as vectors of the codebank),
 in the same frame, else in the nearest frame with known cells. Cells some frame shows are left alone: a moving hole
 or propagation changes what is generated there from frame to frame, and copied detail would flicker. So are the
-pixels where the scene around the hole moves in most frames (`add_detail`): on a moving camera the codes predicted
+pixels where the scene around the hole moves in most frames (`mostly_still`): on a moving camera the codes predicted
 for a cell change from frame to frame, and so would its source.
 
 Comparing the neighbourhood, not the code alone, lets cells of one repeated code take different sources that fit
@@ -89,25 +89,28 @@ def exemplar_detail(
 _STILL_SHARE = 0.5
 
 
-def add_detail(fill: np.ndarray, detail: np.ndarray, still: np.ndarray) -> None:
-    """Add `detail` (at the working scale) to `fill` (in place) at the pixels where the scene is mostly still.
+def mostly_still(still: np.ndarray) -> np.ndarray:
+    """bool (H, W): the pixels still (`videovq.inpaint.propagation.still_pixels`, bool (T, H, W)) in at least half of
+    the chunk's frame pairs; none for a single frame."""
+    if len(still) < 2:
+        return np.zeros(still.shape[1:], bool)
+    return still[1:].mean(axis=0, dtype=np.float32) >= _STILL_SHARE
+
+
+def add_detail(fill: np.ndarray, detail: np.ndarray, where: np.ndarray) -> None:
+    """Add `detail` (at the working scale) to `fill` (in place) at the pixels `where` marks, in every frame.
 
     Args:
         fill: uint8 (T, H, W, 3) at full size.
         detail: float32 (T, h, w, 3), from `exemplar_detail` times its gain, cut to the working frames' size.
-        still: bool (T, H, W) from `videovq.inpaint.propagation.still_pixels`. One mask for the whole chunk: a pixel
-            gets detail in every frame or in none, so detail does not switch on and off as objects pass by.
+        where: bool (H, W), from `mostly_still`. One mask for the whole chunk: a pixel gets detail in every frame or
+            in none, so detail does not switch on and off as objects pass by.
     """
-    if len(still) < 2:
-        return
-    mostly_still = still[1:].mean(axis=0, dtype=np.float32) >= _STILL_SHARE
-    if not mostly_still.any():
-        return
     height, width = fill.shape[1:3]
     for t in np.nonzero(detail.any(axis=(1, 2, 3)))[0]:
         scaled = detail[t] if detail.shape[1:3] == (height, width) else cv2.resize(detail[t], (width, height))
-        added = fill[t][mostly_still] + scaled[mostly_still]
-        fill[t][mostly_still] = np.clip(added, 0, 255).round().astype(np.uint8)
+        added = fill[t][where] + scaled[where]
+        fill[t][where] = np.clip(added, 0, 255).round().astype(np.uint8)
 
 
 def _context(codes: np.ndarray, embeddings: np.ndarray) -> np.ndarray:

@@ -24,7 +24,7 @@ from tqdm import tqdm
 from videovq.errors import InputError
 
 from videovq.inpaint.chunks import Box, plan_chunks, sample_segments, scan_hole
-from videovq.inpaint.exemplar import add_detail, exemplar_detail
+from videovq.inpaint.exemplar import add_detail, exemplar_detail, mostly_still
 from videovq.inpaint.fit import fit_transformer
 from videovq.inpaint.presets import SHIPPED_PRIOR, InpaintConfig
 from videovq.inpaint.prior import load_prior, prior_for_video
@@ -402,12 +402,13 @@ def _generate(
         fill = decode_frames(tokenizer, codes, config.window, config.overlap)
         fill = _resize_frames(fill[:, :height, :width], filled.shape[1:3])
         still = still_pixels(filled, remaining) if config.hold_still or config.exemplar_detail > 0 else None
-        if config.exemplar_detail > 0:
+        where = mostly_still(still) if config.exemplar_detail > 0 else None
+        if where is not None and where.any():
             vectors = tokenizer.quantizer._codes().detach().cpu().numpy()
             detail = exemplar_detail(
                 padded, codes.cpu().numpy(), known.cpu().numpy(), vectors, tokenizer.downsample, config.detail_sigma
             )
-            add_detail(fill, config.exemplar_detail * detail[:, :height, :width], still)
+            add_detail(fill, config.exemplar_detail * detail[:, :height, :width], where)
         if config.hold_still:  # after the detail, so a still scene keeps one frame's detail too
             hold_still(fill, still)
         if config.match_boundary:
