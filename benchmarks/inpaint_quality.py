@@ -1,7 +1,7 @@
 """Inpainting quality: videovq (a preset, plus ablations) against Telea and a temporal fill, on known ground truth.
 
 Run: python benchmarks/inpaint_quality.py [--preset default] [--variants full,no-propagation,...] [--cases ...]
-     [--set key=value ...] [--fvd] [--sheets DIR] [--corpus /work/corpus]
+     [--set key=value ...] [--fvd] [--sheets DIR] [--corpus /work/corpus] [--fit-cache DIR]
 Cases (the nine defaults first):
 * ``strokes-N``, ``blobs-N``: the bundled clip under generated moving masks (seeds 0-2; the ground truth is the
   original frame);
@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
+import hashlib
 import platform
 import time
 from pathlib import Path
@@ -35,7 +37,8 @@ from videovq.data import sample_video_path
 from videovq.data.procedural import procedural_scene
 from videovq.inpaint.baselines import nearest_valid_fill, telea_inpaint
 from videovq.inpaint.pipeline import inpaint_frames
-from videovq.inpaint.presets import preset, with_overrides
+from videovq.inpaint.presets import InpaintConfig, preset, with_overrides
+from videovq.inpaint.stages import StageStore
 from videovq.io.mask_shapes import make_mask
 from videovq.io.masks import dilate_mask
 from videovq.io.preview import contact_sheet, save_png
@@ -54,6 +57,32 @@ VARIANTS = {
     "one-shot": {"decode_steps": 1},
     "no-generator": {"generator": False},
 }
+
+
+# Settings read only after the per-video models are fitted: runs differing only in these share a --fit-cache entry.
+AFTER_FITTING = {
+    "propagate", "flow_max_side", "still_copies", "biharmonic", "decode_steps", "temperature", "top_k",
+    "confidence_noise", "overlap", "feather", "hold_still", "match_boundary", "exemplar_detail", "detail_sigma",
+}  # fmt: skip
+
+
+class FittedModels(StageStore):
+    """A work folder that keeps the fitted models only: every chunk is filled again on each run."""
+
+    def has(self, name: str) -> bool:
+        return name in ("tokenizer", "transformer") and super().has(name)
+
+    def save_arrays(self, name: str, **arrays: np.ndarray) -> None:
+        pass
+
+
+def fit_store(cache: str | None, case: str, config: InpaintConfig) -> StageStore | None:
+    """The --fit-cache folder of this case and these fitting settings (None without --fit-cache)."""
+    if cache is None:
+        return None
+    fitting = {k: v for k, v in dataclasses.asdict(config).items() if k not in AFTER_FITTING}
+    key = hashlib.sha256(repr(sorted(fitting.items())).encode()).hexdigest()[:12]
+    return FittedModels(Path(cache) / case / key)
 
 
 def cases(names: list[str], corpus: str):
@@ -140,6 +169,7 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a preset field")
     parser.add_argument("--sheets", default=None, help="write a contact sheet per case into this folder")
     parser.add_argument("--corpus", default="/work/corpus", help="corpus folder of the logo/subtitle/removal cases")
+    parser.add_argument("--fit-cache", default=None, help="keep and reuse the per-case fitted models in this folder")
     args = parser.parse_args()
     base = apply_overrides(preset(args.preset), args.set)
     label = " ".join([args.preset, *args.set])
@@ -164,7 +194,8 @@ def main() -> None:
         for variant in args.variants.split(","):
             config = with_overrides(copy.deepcopy(base), **VARIANTS[variant])
             t = time.perf_counter()
-            out = inpaint_frames(frames, hole, general, config, seed=0, log=lambda s: None)
+            store = fit_store(args.fit_cache, name, config)
+            out = inpaint_frames(frames, hole, general, config, seed=0, store=store, log=lambda s: None)
             rows.append((f"videovq {label} {variant}", score(out.frames, truth, hole, time.perf_counter() - t)))
             results.append(out.frames)
         if real_fvd is not None:

@@ -109,8 +109,7 @@ def add_detail(fill: np.ndarray, detail: np.ndarray, where: np.ndarray) -> None:
     height, width = fill.shape[1:3]
     for t in np.nonzero(detail.any(axis=(1, 2, 3)))[0]:
         scaled = detail[t] if detail.shape[1:3] == (height, width) else cv2.resize(detail[t], (width, height))
-        added = fill[t][where] + scaled[where]
-        fill[t][where] = np.clip(added, 0, 255).round().astype(np.uint8)
+        fill[t][where] = np.clip(fill[t][where] + scaled[where], 0, 255).round().astype(np.uint8)
 
 
 def _context(codes: np.ndarray, embeddings: np.ndarray) -> np.ndarray:

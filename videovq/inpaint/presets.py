@@ -60,7 +60,8 @@ class InpaintConfig:
             the hole's edge while its texture (gradients) is kept (Poisson blending, Perez et al. 2003).
         exemplar_detail: gain of the fine detail that each generated cell no frame of the chunk shows (under a
             static logo, subtitle or object) copies from the known cell with the nearest codes, scaled to the detail
-            around the hole (`videovq.inpaint.exemplar`; 0 = none, the decoder's smooth fill).
+            around the hole, where the scene around the hole is still in most frames (`videovq.inpaint.exemplar`;
+            0 = none, the decoder's smooth fill).
         detail_sigma: that detail is what a Gaussian blur of this many pixels removes (at the working scale).
         chunk: frames per temporal chunk: a job holds one chunk at a time, so memory does not grow with length.
         chunk_overlap: frames shared by consecutive chunks; propagation reaches across a chunk border only this
@@ -127,13 +128,14 @@ def preset(name: str) -> InpaintConfig:
             transformer_fit=TransformerFitConfig(steps=80, batch_size=2),
             decode_steps=4,
         )
-    if name == "default":  # the fast preset's sizes, fitted from the shipped prior
+    if name == "default":  # the fast preset's sizes, fitted from the shipped prior, with copied detail
         return InpaintConfig(
             max_side=432,
             tokenizer=VideoFitConfig(steps=30, batch_size=2, crop=96),
             transformer_fit=TransformerFitConfig(steps=80, batch_size=2),
             decode_steps=4,
             prior=SHIPPED_PRIOR,
+            exemplar_detail=1.0,
         )
     if name == "best":
         return InpaintConfig(
@@ -143,6 +145,7 @@ def preset(name: str) -> InpaintConfig:
             decode_steps=12,
             feather=2,
             prior=SHIPPED_PRIOR,
+            exemplar_detail=1.0,
         )
     raise InputError(f"--preset {name}: choose one of {', '.join(PRESET_NAMES)}")
 
