@@ -117,6 +117,7 @@ def test_exemplar_detail_adds_the_videos_own_fine_detail_to_the_hole_only():
         return np.abs(np.diff(inside, axis=2)).mean()
 
     assert fine_detail(textured) > 1.5 * fine_detail(plain)
+    assert all(np.array_equal(textured.frames[t][hole[t]], textured.frames[0][hole[0]]) for t in range(4))  # held
 
 
 def test_exemplar_detail_leaves_a_moving_scene_alone():

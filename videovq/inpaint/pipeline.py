@@ -408,7 +408,8 @@ def _generate(
             detail = exemplar_detail(
                 padded, codes.cpu().numpy(), known.cpu().numpy(), vectors, tokenizer.downsample, config.detail_sigma
             )
-            add_detail(fill, config.exemplar_detail * detail[:, :height, :width], where)
+            detail *= config.exemplar_detail
+            add_detail(fill, detail[:, :height, :width], where)
         if config.hold_still:  # after the detail, so a still scene keeps one frame's detail too
             hold_still(fill, still)
         if config.match_boundary:
