@@ -57,7 +57,8 @@ def test_working_size_smaller_than_the_video():
 
 def test_feather_blends_only_inside_the_hole_edge():
     rng = np.random.default_rng(0)
-    filled = rng.integers(0, 100, (2, 20, 20, 3), dtype=np.uint8)
+    filled = np.full((2, 20, 20, 3), 50, np.uint8)  # the surroundings: their membrane is 50 everywhere
+    filled[:, 5:15, 5:15] = 255  # what the input shows in the hole: never read
     generated = rng.integers(150, 255, (2, 20, 20, 3), dtype=np.uint8)
     hole = np.zeros((2, 20, 20), bool)
     hole[:, 5:15, 5:15] = True
@@ -66,8 +67,8 @@ def test_feather_blends_only_inside_the_hole_edge():
     soft = composite(filled, hole, generated, feather=2)
     assert np.array_equal(soft[~hole], filled[~hole])  # nothing outside the hole moves
     assert np.array_equal(soft[:, 8:12, 8:12], generated[:, 8:12, 8:12])  # >= 3 px inside: the fill alone
-    edge = soft[:, 5, 6:14].astype(int)  # the hole's first row: a blend strictly between the two
-    assert (edge > filled[:, 5, 6:14]).all() and (edge < generated[:, 5, 6:14]).all()
+    edge = soft[:, 5, 6:14].astype(int)  # the hole's first row: a blend strictly between membrane and fill
+    assert (edge > 50).all() and (edge < generated[:, 5, 6:14]).all()
     assert composite(filled, hole, generated, feather=2, in_place=False) is not filled
 
 

@@ -172,3 +172,16 @@ def test_match_boundary_removes_a_smooth_colour_offset_and_ignores_hole_contents
     assert np.array_equal(out[~remaining], generated[~remaining])
     filled[remaining] = 0
     assert np.array_equal(match_boundary(filled, remaining, generated), out)
+
+
+@pytest.mark.parametrize("changes", [{}, {"feather": 2}, {"propagate": True}, {"generator": False}])
+def test_the_holes_own_pixels_never_reach_the_result(changes):
+    # What the input shows inside the hole (the object to remove) is unknown: scrambling it changes nothing.
+    rng = np.random.default_rng(0)
+    grain = rng.integers(-40, 41, (1, 24, 32, 3))
+    frames = np.clip(np.repeat(moving_pattern(1, 24, 32), 5, axis=0) + grain, 0, 255).astype(np.uint8)
+    hole = static_hole(5, 24, 32)
+    scrambled = frames.copy()
+    scrambled[hole] = rng.integers(0, 256, (int(hole.sum()), 3), dtype=np.uint8)
+    changes = {"exemplar_detail": 1.0, **changes}
+    assert np.array_equal(run(frames, hole, **changes).frames, run(scrambled, hole, **changes).frames)

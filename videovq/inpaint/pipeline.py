@@ -274,8 +274,10 @@ def composite(
 ) -> np.ndarray:
     """Generated pixels where `remaining`, `filled` elsewhere; `feather` > 0 blends softly inside the hole's edge.
 
-    The blend only ever changes hole pixels, so everything outside the hole stays exactly the input. `in_place`
-    writes into `filled` (saves a copy of the video).
+    The soft blend goes from the membrane of the pixels around the hole (which equals them at its edge) to the
+    generated fill `feather` + 1 pixels in: never towards what `filled` holds inside the hole, the input's own
+    unknown pixels (the object being removed). The blend only ever changes hole pixels, so everything outside the
+    hole stays exactly the input. `in_place` writes into `filled` (saves a copy of the video).
     """
     out = filled if in_place else filled.copy()
     if feather <= 0:
@@ -285,8 +287,9 @@ def composite(
         # Distance inside the hole to its edge: 1 at the edge pixel, growing inwards.
         inside = cv2.distanceTransform(remaining[t].astype(np.uint8), cv2.DIST_L2, 3)
         alpha = np.clip(inside / (feather + 1), 0, 1)[..., None]
-        mixed = alpha * generated[t] + (1 - alpha) * filled[t]
-        out[t][remaining[t]] = mixed[remaining[t]].round().astype(np.uint8)
+        membrane = harmonic_fill(filled[t].astype(np.float32), ~remaining[t])
+        mixed = alpha * generated[t] + (1 - alpha) * membrane
+        out[t][remaining[t]] = np.clip(mixed[remaining[t]], 0, 255).round().astype(np.uint8)
     return out
 
 

@@ -51,7 +51,8 @@ class InpaintConfig:
             are kept at each decoding step (0 = none; `videovq.inpaint.sampling`).
         window: frames per temporal window (fitting, prediction, decoding).
         overlap: frames shared by consecutive windows.
-        feather: width in pixels of a soft blend at the inside edge of the hole (0 = hard composite).
+        feather: width in pixels of a soft blend at the inside edge of the hole, from the membrane of the pixels
+            around it into the fill (0 = hard composite).
         hold_still: keep the generated fill of a frame where the known pixels around it have not changed since the
             frame before (`videovq.inpaint.propagation.hold_still`): the same fill frame after frame where the
             scene is still, instead of each frame's own prediction.
