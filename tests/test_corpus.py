@@ -5,6 +5,7 @@ Runs on a fake unpacked package (a DEP-5 copyright file and three small PNGs); a
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -156,3 +157,16 @@ def test_data_corpus_cli_bad_input(tmp_path, capsys):
     assert main(["data", "corpus", str(tmp_path / "c"), "--packages-dir", str(tmp_path / "pk"),
                  "--licences", "free-ish"]) == 2  # fmt: skip
     assert "licences" in capsys.readouterr().err
+
+
+def test_data_corpus_cli_renders_the_asked_size(packages, tmp_path, capsys):
+    (tmp_path / "photos.json").write_text(json.dumps(PHOTOS))
+    out = tmp_path / "c"
+    args = ["data", "corpus", str(out), "--packages-dir", str(packages), "--photos", str(tmp_path / "photos.json")]
+    assert main([*args, "--size", "48x30"]) == 2  # not a multiple of 16
+    assert "--size" in capsys.readouterr().err and not out.exists()
+    assert main([*args, "--size", "64x32", "--frames", "2"]) == 0
+    manifest = load_manifest(out)
+    assert (manifest["config"]["width"], manifest["config"]["height"]) == (64, 32)
+    first = sorted((out / manifest["clips"][0]["frames"]).iterdir())[0]
+    assert Image.open(first).size == (64, 32)

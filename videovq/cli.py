@@ -60,6 +60,17 @@ FPS = _number(float, 0, 1000, low_open=True)
 MAX_FRAMES = 100_000
 
 
+def _frame_size(text: str) -> tuple[int, int]:
+    """An argparse `type` for WIDTHxHEIGHT, both multiples of 16 and at least 16 (the tokenizer's grid)."""
+    found = re.fullmatch(r"(\d+)x(\d+)", text.strip())
+    if not found or any(int(v) < 16 or int(v) % 16 for v in found.groups()):
+        raise argparse.ArgumentTypeError(f"{text!r} is not WIDTHxHEIGHT with both multiples of 16, e.g. 864x480")
+    return int(found[1]), int(found[2])
+
+
+_frame_size.__name__ = "size"
+
+
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
     """Show every option's default, keep paragraph breaks in descriptions.
 
@@ -686,6 +697,7 @@ def _add_data(sub) -> None:
     c.add_argument("--photos", type=Path, help="JSON {package: [file, ...]} naming the photos (default: built in)")
     c.add_argument("--licences", nargs="+", default=["permissive", "share-alike", "gpl"], help="licence classes to keep")
     c.add_argument("--frames", type=_number(int, 1, MAX_FRAMES), default=24, help="frames per clip")
+    c.add_argument("--size", type=_frame_size, default="432x240", help="clip frame size, WIDTHxHEIGHT")
     c.add_argument("--seed", type=SEED, default=0, help="seed of every clip")
     c.add_argument("--overwrite", action="store_true", help="replace an existing corpus")
     c.set_defaults(func=_run_data_corpus)
@@ -708,7 +720,8 @@ def _run_data_corpus(args) -> int:
             photos = json.loads(args.photos.read_text())
         except (OSError, ValueError) as e:
             raise InputError(f"--photos {args.photos}: cannot read it as JSON ({e})") from None
-    config = CorpusConfig(frames=args.frames, seed=args.seed, licences=tuple(args.licences))
+    width, height = args.size
+    config = CorpusConfig(height, width, args.frames, seed=args.seed, licences=tuple(args.licences))
     manifest = build_corpus(
         args.out, config, packages=packages, cache=args.cache, photos=photos, overwrite=args.overwrite
     )
