@@ -129,14 +129,13 @@ def preset(name: str) -> InpaintConfig:
             transformer_fit=TransformerFitConfig(steps=80, batch_size=2),
             decode_steps=4,
         )
-    if name == "default":  # the fast preset's fits, from the shipped prior; best's decoding; copied detail
-        return InpaintConfig(
-            max_side=432,
-            tokenizer=VideoFitConfig(steps=30, batch_size=2, crop=96),
-            transformer_fit=TransformerFitConfig(steps=80, batch_size=2),
+    if name == "default":  # the fast preset's fits, from the shipped prior (its architecture); best's decoding; detail
+        return with_overrides(
+            preset("fast"),
+            transformer=TransformerConfig(),
+            prior=SHIPPED_PRIOR,
             decode_steps=12,
             feather=2,
-            prior=SHIPPED_PRIOR,
             exemplar_detail=1.0,
         )
     if name == "best":
