@@ -1,17 +1,15 @@
-"""Inpainting options: a working size smaller than the video, `feather` (soft blend inside the hole's edge), and
-the biharmonic fill where the self-test prefers it over the generator."""
+"""Inpainting options: a working size smaller than the video, and `feather` (soft blend inside the hole's edge)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import torch
-from conftest import in_hole_error, moving_pattern, shading, square_hole
+from conftest import moving_pattern
 
 from videovq.inpaint.fit import TransformerFitConfig
 from videovq.inpaint.pipeline import composite, inpaint_frames
 from videovq.inpaint.presets import InpaintConfig
-from videovq.inpaint.spatial_fill import fill_unseen
 from videovq.inpaint.transformer import TransformerConfig
 from videovq.tokenizer.autoencoder import AutoencoderConfig, VQAutoencoder
 from videovq.tokenizer.fit import VideoFitConfig
@@ -85,14 +83,3 @@ def test_feather_in_the_pipeline_keeps_known_pixels(feather):
         centre = np.s_[:, 9:15, 11:21]  # more than feather + 1 pixels from the hole's edge: unchanged by feathering
         assert np.array_equal(out.frames[centre], hard.frames[centre])
         assert not np.array_equal(out.frames[hole], hard.frames[hole])
-
-
-def test_smooth_shading_the_frame_vouches_for_is_continued_not_generated():
-    truth = np.repeat(shading(), 4, axis=0)  # a still lit surface
-    hole = np.repeat(square_hole(), 4, axis=0)
-    frames = np.where(hole[..., None], 0, truth).astype(np.uint8)
-    out = run(frames, hole, max_side=None)
-    assert np.array_equal(out.frames, fill_unseen(frames, hole, ~hole))  # the self-test's biharmonic fill
-    generated = run(frames, hole, max_side=None, biharmonic=False)
-    assert np.array_equal(generated.frames[~hole], frames[~hole])
-    assert in_hole_error(out.frames, truth, hole) < in_hole_error(generated.frames, truth, hole)

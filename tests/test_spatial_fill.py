@@ -2,9 +2,24 @@
 
 import numpy as np
 
-from conftest import in_hole_error, shading, square_hole
-
 from videovq.inpaint.spatial_fill import MAX_AREA, fill_unseen, membrane_fill
+
+
+def shading(height=96, width=128):
+    """Smooth curved shading (a lit surface): the biharmonic fill continues its slopes, the membrane flattens it."""
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    value = 20 + 0.03 * (xx - width / 2) ** 2 + 0.03 * (yy - height / 2) ** 2
+    return np.clip(np.stack([value, value * 0.8, 255 - value], -1), 0, 255).round().astype(np.uint8)[None]
+
+
+def square_hole(height=96, width=128, y=36, x=52, side=24):
+    hole = np.zeros((1, height, width), bool)
+    hole[0, y : y + side, x : x + side] = True
+    return hole
+
+
+def in_hole_error(out, truth, hole):
+    return float(np.abs(out[hole].astype(int) - truth[hole]).mean())
 
 
 def test_smooth_shading_gets_the_biharmonic_fill_and_only_hole_pixels_change():

@@ -30,7 +30,7 @@ from videovq.inpaint.presets import SHIPPED_PRIOR, InpaintConfig
 from videovq.inpaint.prior import load_prior, prior_for_video
 from videovq.inpaint.propagation import harmonic_fill, hold_still, propagate, still_pixels
 from videovq.inpaint.sampling import predict_tokens
-from videovq.inpaint.spatial_fill import biharmonic_where_better, fill_unseen
+from videovq.inpaint.spatial_fill import fill_unseen
 from videovq.inpaint.sources import ArrayFrames, ArrayMask, MaskFile, VideoFrames
 from videovq.inpaint.stages import StageStore
 from videovq.io.weights import read_safetensors
@@ -379,9 +379,6 @@ def _fill_chunk(
         else:
             # One seed for every chunk: sampling noise is per position, so a still scene is filled alike across borders.
             filled = _generate(filled, remaining, scale, models, config, seed, result)
-            if config.biharmonic:  # smooth shading the frame itself shows is better continued than generated
-                with _stage(result, "biharmonic"):
-                    biharmonic_where_better(filled, remaining, ~hole)
     return filled[job_hole], remaining[job_hole]
 
 

@@ -29,9 +29,9 @@ class InpaintConfig:
         flow_max_side: long side of the copy optical flow is estimated on.
         still_copies: where the data show the scene is still, propagation copies at zero motion instead of
             following the estimated flow (noise there); False = plain flow propagation (docs/inpainting.md).
-        biharmonic: fill a small region no frame shows biharmonically instead of with the membrane or the
-            generator where a self-test on the frame's known pixels around it shows that at least halving the
-            membrane's error (`videovq.inpaint.spatial_fill`); False = the membrane or the generator everywhere.
+        biharmonic: without a generator, fill a small region no frame shows biharmonically instead of with the
+            membrane where a self-test on the frame's known pixels around it shows that at least halving the error
+            (`videovq.inpaint.spatial_fill`); False = the membrane everywhere.
         tokenizer: per-video tokenizer finetuning.
         refine_codebook: restrict tokens to the codes the video uses (else the whole general codebank).
         aggregation: decode with the tokenizer's residual temporal aggregation block (else each frame alone). Off by

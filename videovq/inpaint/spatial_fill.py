@@ -56,19 +56,9 @@ def fill_unseen(frames: np.ndarray, remaining: np.ndarray, known: np.ndarray, bi
         biharmonic: choose the biharmonic fill per region where the self-test says so; False = membrane only.
     """
     out = membrane_fill(frames, remaining)
-    if biharmonic:
-        biharmonic_where_better(out, remaining, known)
-    return out
-
-
-def biharmonic_where_better(frames: np.ndarray, remaining: np.ndarray, known: np.ndarray) -> int:
-    """Refill, in place, each region of `remaining` whose self-test prefers the biharmonic fill; returns how many.
-
-    What `frames` holds in `remaining` (a membrane, a generated fill) is never read: the tests lay the region over
-    `known` pixels only, and the solve treats every remaining pixel of its box as unknown.
-    """
+    if not biharmonic:
+        return out
     height, width = remaining.shape[1:]
-    refilled = 0
     for t in np.nonzero(remaining.any(axis=(1, 2)))[0]:
         count, labels, stats, _ = cv2.connectedComponentsWithStats(remaining[t].astype(np.uint8), connectivity=8)
         for c in range(1, count):
@@ -76,13 +66,13 @@ def biharmonic_where_better(frames: np.ndarray, remaining: np.ndarray, known: np
             if not MIN_AREA <= area <= MAX_AREA:
                 continue
             shape = labels[y : y + h, x : x + w] == c
-            if _biharmonic_wins(frames[t], known[t], shape, y, x):
+            if _biharmonic_wins(out[t], known[t], shape, y, x):
                 box = Box(y, y + h, x, x + w).grown(_RING, height, width).slices
                 region = labels[box] == c
-                solved = _biharmonic(frames[t][box], remaining[t][box])
-                frames[t][box][region] = solved[region]
-                refilled += 1
-    return refilled
+                # Other regions inside the box are unknown to this solve too, so it never reads a membrane value.
+                solved = _biharmonic(out[t][box], remaining[t][box])
+                out[t][box][region] = solved[region]
+    return out
 
 
 def _biharmonic_wins(frame: np.ndarray, known: np.ndarray, shape: np.ndarray, y: int, x: int) -> bool:
