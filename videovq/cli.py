@@ -721,7 +721,8 @@ def _run_data_corpus(args) -> int:
         except (OSError, ValueError) as e:
             raise InputError(f"--photos {args.photos}: cannot read it as JSON ({e})") from None
     width, height = args.size
-    config = CorpusConfig(height, width, args.frames, seed=args.seed, licences=tuple(args.licences))
+    licences = tuple(args.licences)
+    config = CorpusConfig(height=height, width=width, frames=args.frames, seed=args.seed, licences=licences)
     manifest = build_corpus(
         args.out, config, packages=packages, cache=args.cache, photos=photos, overwrite=args.overwrite
     )
